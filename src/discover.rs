@@ -1,0 +1,524 @@
+//! Discovery: which calls a batch holds, and what is known about each.
+//!
+//! `callqa run CALLS` takes a folder of recordings or a manifest CSV
+//! (`call_id,agent_id,path,started_at,agent_channel,language`, only `path` required, paths
+//! relative to the manifest). Without a manifest, metadata comes from file names by a
+//! configurable regular expression with named groups.
+//!
+//! Promises: a problem with one row or one file never stops discovery. It becomes a
+//! [`DiscoveryProblem`] tied to that input, which the run records in `failures`. Only a
+//! problem with the whole input (no such folder, a manifest without a `path` column) is an
+//! error. The order of calls is deterministic (sorted by call id).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use regex::Regex;
+
+use crate::types::{CallSpec, ChannelSide};
+
+/// The default file-name pattern: the file stem is the call id, nothing else is known.
+pub const DEFAULT_NAME_PATTERN: &str = r"^(?P<call_id>.+)$";
+
+/// Audio file endings that discovery picks up in a folder (compared case-insensitively).
+const AUDIO_EXTENSIONS: &[&str] = &["wav", "wave"];
+
+#[derive(Debug, Clone)]
+pub struct DiscoverOptions {
+    /// Applied to the file stem when there is no manifest. Named groups that are used:
+    /// `call_id`, `agent_id`, `started_at` (ISO 8601 or `YYYYMMDD[THHMMSS]`), `date`,
+    /// `agent_channel`, `language`.
+    pub name_pattern: Regex,
+    /// Agent channel for calls that do not say (manifest cell empty, no pattern group).
+    pub default_agent_channel: Option<ChannelSide>,
+    /// Language for calls that do not say; `None` detects it.
+    pub default_language: Option<String>,
+}
+
+impl Default for DiscoverOptions {
+    fn default() -> Self {
+        DiscoverOptions {
+            name_pattern: Regex::new(DEFAULT_NAME_PATTERN).expect("default pattern is valid"),
+            default_agent_channel: None,
+            default_language: None,
+        }
+    }
+}
+
+/// An input that could not become a call: it ends in `failures` with stage `discover`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiscoveryProblem {
+    /// The call id when one could be told, else derived from the path or row.
+    pub call_id: String,
+    pub path: PathBuf,
+    pub kind: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Discovery {
+    pub calls: Vec<CallSpec>,
+    pub problems: Vec<DiscoveryProblem>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoverError {
+    #[error("{path}: no such file or folder")]
+    NotFound { path: PathBuf },
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a valid manifest: {message}")]
+    BadManifest { path: PathBuf, message: String },
+}
+
+/// Finds the calls in a folder (recursively) or a manifest file.
+pub fn discover(input: &Path, options: &DiscoverOptions) -> Result<Discovery, DiscoverError> {
+    let metadata = fs_err::metadata(input).map_err(|_| DiscoverError::NotFound {
+        path: input.to_path_buf(),
+    })?;
+    let mut discovery = if metadata.is_dir() {
+        let manifest = input.join("manifest.csv");
+        if manifest.is_file() {
+            read_manifest(&manifest, options)?
+        } else {
+            scan_folder(input, options)?
+        }
+    } else {
+        read_manifest(input, options)?
+    };
+    deduplicate(&mut discovery);
+    discovery
+        .calls
+        .sort_by(|left, right| left.call_id.cmp(&right.call_id));
+    discovery
+        .problems
+        .sort_by(|left, right| left.call_id.cmp(&right.call_id));
+    Ok(discovery)
+}
+
+/// A call id seen twice would make two rows claim one key: the first (in path order) wins and
+/// the others become problems naming the clash.
+fn deduplicate(discovery: &mut Discovery) {
+    discovery
+        .calls
+        .sort_by(|left, right| (&left.call_id, &left.path).cmp(&(&right.call_id, &right.path)));
+    let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut unique = Vec::with_capacity(discovery.calls.len());
+    for call in discovery.calls.drain(..) {
+        if let Some(first_path) = seen.get(&call.call_id) {
+            discovery.problems.push(DiscoveryProblem {
+                call_id: format!("{}#{}", call.call_id, call.path.display()),
+                path: call.path.clone(),
+                kind: "duplicate_call_id",
+                message: format!(
+                    "call id {:?} is also used by {}; this file was skipped",
+                    call.call_id,
+                    first_path.display()
+                ),
+            });
+            continue;
+        }
+        seen.insert(call.call_id.clone(), call.path.clone());
+        unique.push(call);
+    }
+    discovery.calls = unique;
+}
+
+fn scan_folder(folder: &Path, options: &DiscoverOptions) -> Result<Discovery, DiscoverError> {
+    let mut discovery = Discovery::default();
+    let mut pending = vec![folder.to_path_buf()];
+    while let Some(directory) = pending.pop() {
+        let entries = fs_err::read_dir(&directory).map_err(|error| DiscoverError::Io {
+            path: directory.clone(),
+            source: error.into(),
+        })?;
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let is_audio_name = path
+                .extension()
+                .and_then(|extension| extension.to_str())
+                .is_some_and(|extension| {
+                    AUDIO_EXTENSIONS.contains(&extension.to_ascii_lowercase().as_str())
+                });
+            // A folder named like a recording is a problem to report, not a folder to enter:
+            // someone meant it to be a call.
+            if path.is_dir() && !is_audio_name {
+                if !is_hidden(&path) {
+                    pending.push(path);
+                }
+                continue;
+            }
+            if !is_audio_name {
+                continue;
+            }
+            let relative = path.strip_prefix(folder).unwrap_or(&path);
+            match spec_from_name(&path, relative, options) {
+                Ok(spec) => discovery.calls.push(spec),
+                Err(problem) => discovery.problems.push(problem),
+            }
+        }
+    }
+    Ok(discovery)
+}
+
+fn is_hidden(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| name.starts_with('.'))
+}
+
+/// The call id of a file found by scanning: its path relative to the batch folder, without
+/// the ending, so that `day1/0001.wav` and `day2/0001.wav` stay apart.
+fn call_id_from_relative(relative: &Path) -> String {
+    relative
+        .with_extension("")
+        .to_string_lossy()
+        .replace(std::path::MAIN_SEPARATOR, "/")
+}
+
+fn spec_from_name(
+    path: &Path,
+    relative: &Path,
+    options: &DiscoverOptions,
+) -> Result<CallSpec, DiscoveryProblem> {
+    let fallback_id = call_id_from_relative(relative);
+    let stem = path
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let problem = |kind: &'static str, message: String| DiscoveryProblem {
+        call_id: fallback_id.clone(),
+        path: path.to_path_buf(),
+        kind,
+        message,
+    };
+    let captures = options.name_pattern.captures(&stem).ok_or_else(|| {
+        problem(
+            "name_pattern",
+            format!(
+                "file name {stem:?} does not match the name pattern {}",
+                options.name_pattern.as_str()
+            ),
+        )
+    })?;
+    let group = |name: &str| {
+        captures
+            .name(name)
+            .map(|found| found.as_str().trim().to_string())
+            .filter(|value| !value.is_empty())
+    };
+    // The pattern's call id only replaces the file stem; the folder part keeps ids unique.
+    let call_id = match (group("call_id"), relative.parent()) {
+        (Some(id), Some(parent)) if !parent.as_os_str().is_empty() => {
+            format!("{}/{id}", call_id_from_relative(parent))
+        }
+        (Some(id), _) => id,
+        (None, _) => fallback_id.clone(),
+    };
+    let started_at = match group("started_at").or_else(|| group("date")) {
+        Some(text) => Some(parse_timestamp(&text).map_err(|message| {
+            problem("bad_metadata", format!("start time in file name: {message}"))
+        })?),
+        None => None,
+    };
+    let agent_channel = match group("agent_channel") {
+        Some(text) => Some(ChannelSide::parse(&text).ok_or_else(|| {
+            problem(
+                "bad_metadata",
+                format!("agent channel {text:?} in file name is not left or right"),
+            )
+        })?),
+        None => options.default_agent_channel,
+    };
+    Ok(CallSpec {
+        call_id,
+        agent_id: group("agent_id").unwrap_or_else(|| "unknown".to_string()),
+        path: path.to_path_buf(),
+        started_at: started_at.or_else(|| modified_time(path)),
+        agent_channel,
+        language: group("language")
+            .map(|code| code.to_ascii_lowercase())
+            .or_else(|| options.default_language.clone()),
+    })
+}
+
+/// The file's modification time: recordings are written when the call ends, so it is the
+/// best date we have when nothing else says.
+fn modified_time(path: &Path) -> Option<DateTime<Utc>> {
+    let modified = std::fs::metadata(path).ok()?.modified().ok()?;
+    Some(DateTime::<Utc>::from(modified))
+}
+
+/// Parses ISO 8601 / RFC 3339 with an offset, a naive date-time (taken as UTC), a date, or the
+/// compact `YYYYMMDD`, `YYYYMMDDTHHMMSS`, `YYYYMMDD_HHMMSS` forms common in recorder names.
+pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
+    let text = text.trim();
+    if let Ok(with_offset) = DateTime::parse_from_rfc3339(text) {
+        return Ok(with_offset.with_timezone(&Utc));
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%:z", "%Y-%m-%d %H:%M:%S%:z", "%Y-%m-%d %H:%M:%S%z"] {
+        if let Ok(with_offset) = DateTime::parse_from_str(text, format) {
+            return Ok(with_offset.with_timezone(&Utc));
+        }
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y%m%dT%H%M%S",
+        "%Y%m%d_%H%M%S",
+        "%Y%m%d-%H%M%S",
+        "%Y%m%d%H%M%S",
+    ] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(text, format) {
+            return Ok(Utc.from_utc_datetime(&naive));
+        }
+    }
+    for format in ["%Y-%m-%d", "%Y%m%d"] {
+        if let Ok(date) = NaiveDate::parse_from_str(text, format) {
+            return Ok(Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0).expect("midnight exists")));
+        }
+    }
+    Err(format!(
+        "{text:?} is not an ISO 8601 date or time (e.g. 2026-11-20T09:30:00+01:00)"
+    ))
+}
+
+/// Column positions of a manifest, found from its header by name (order is free).
+struct ManifestColumns {
+    call_id: Option<usize>,
+    agent_id: Option<usize>,
+    path: usize,
+    started_at: Option<usize>,
+    agent_channel: Option<usize>,
+    language: Option<usize>,
+}
+
+fn read_manifest(manifest: &Path, options: &DiscoverOptions) -> Result<Discovery, DiscoverError> {
+    let bad = |message: String| DiscoverError::BadManifest {
+        path: manifest.to_path_buf(),
+        message,
+    };
+    let file = fs_err::File::open(manifest).map_err(|error| DiscoverError::Io {
+        path: manifest.to_path_buf(),
+        source: error.into(),
+    })?;
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(file);
+    let headers = reader
+        .headers()
+        .map_err(|error| bad(format!("cannot read the header line: {error}")))?
+        .clone();
+    let find = |name: &str| {
+        headers
+            .iter()
+            .position(|header| header.trim_start_matches('\u{feff}').eq_ignore_ascii_case(name))
+    };
+    let columns = ManifestColumns {
+        call_id: find("call_id"),
+        agent_id: find("agent_id"),
+        path: find("path").ok_or_else(|| {
+            bad(format!(
+                "the header has no `path` column (found: {})",
+                headers.iter().collect::<Vec<_>>().join(", ")
+            ))
+        })?,
+        started_at: find("started_at"),
+        agent_channel: find("agent_channel"),
+        language: find("language"),
+    };
+    let base = manifest.parent().unwrap_or(Path::new("."));
+    let mut discovery = Discovery::default();
+    for (row_index, record) in reader.records().enumerate() {
+        // Line numbers as a spreadsheet shows them: the header is line 1.
+        let line = row_index + 2;
+        let record = match record {
+            Ok(record) => record,
+            Err(error) => {
+                discovery.problems.push(DiscoveryProblem {
+                    call_id: format!("manifest-line-{line}"),
+                    path: manifest.to_path_buf(),
+                    kind: "bad_manifest_row",
+                    message: format!("{}:{line}: {error}", manifest.display()),
+                });
+                continue;
+            }
+        };
+        if record.iter().all(|cell| cell.is_empty()) {
+            continue;
+        }
+        match spec_from_row(&record, &columns, base, options) {
+            Ok(spec) => discovery.calls.push(spec),
+            Err((call_id, path, message)) => discovery.problems.push(DiscoveryProblem {
+                call_id: call_id.unwrap_or_else(|| format!("manifest-line-{line}")),
+                path,
+                kind: "bad_manifest_row",
+                message: format!("{}:{line}: {message}", manifest.display()),
+            }),
+        }
+    }
+    Ok(discovery)
+}
+
+type RowProblem = (Option<String>, PathBuf, String);
+
+fn spec_from_row(
+    record: &csv::StringRecord,
+    columns: &ManifestColumns,
+    base: &Path,
+    options: &DiscoverOptions,
+) -> Result<CallSpec, RowProblem> {
+    let cell = |index: Option<usize>| {
+        index
+            .and_then(|index| record.get(index))
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+            .map(str::to_string)
+    };
+    let call_id_cell = cell(columns.call_id);
+    let Some(relative_path) = cell(Some(columns.path)) else {
+        return Err((call_id_cell, base.to_path_buf(), "the path cell is empty".to_string()));
+    };
+    let path = base.join(&relative_path);
+    let call_id = call_id_cell.clone().unwrap_or_else(|| {
+        call_id_from_relative(Path::new(&relative_path))
+    });
+    let problem = |message: String| (Some(call_id.clone()), path.clone(), message);
+    let started_at = match cell(columns.started_at) {
+        Some(text) => Some(parse_timestamp(&text).map_err(|message| problem(format!("started_at: {message}")))?),
+        None => modified_time(&path),
+    };
+    let agent_channel = match cell(columns.agent_channel) {
+        Some(text) => Some(ChannelSide::parse(&text).ok_or_else(|| {
+            problem(format!("agent_channel {text:?} is not `left`, `right` or empty"))
+        })?),
+        None => options.default_agent_channel,
+    };
+    let language = match cell(columns.language) {
+        Some(code) => {
+            let code = code.to_ascii_lowercase();
+            if code.len() != 2 || !code.chars().all(|character| character.is_ascii_lowercase()) {
+                return Err(problem(format!(
+                    "language {code:?} is not an ISO 639-1 code such as en, es, ru, pl, zh, fa"
+                )));
+            }
+            Some(code)
+        }
+        None => options.default_language.clone(),
+    };
+    Ok(CallSpec {
+        call_id,
+        agent_id: cell(columns.agent_id).unwrap_or_else(|| "unknown".to_string()),
+        path,
+        started_at,
+        agent_channel,
+        language,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &Path, contents: &[u8]) {
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, contents).unwrap();
+    }
+
+    #[test]
+    fn manifest_rows_become_calls_and_bad_rows_become_problems() {
+        let folder = tempfile::tempdir().unwrap();
+        let manifest = folder.path().join("manifest.csv");
+        write(
+            &manifest,
+            b"path,call_id,agent_id,started_at,agent_channel,language\n\
+              a.wav,call-1,agent-7,2026-11-20T09:30:00+01:00,right,ES\n\
+              b.wav,,,,,\n\
+              c.wav,call-3,,yesterday,,\n\
+              d.wav,call-4,,,middle,\n\
+              ,call-5,,,,\n",
+        );
+        let discovery = discover(&manifest, &DiscoverOptions::default()).unwrap();
+        assert_eq!(discovery.calls.len(), 2);
+        let first = &discovery.calls[1];
+        assert_eq!(first.call_id, "call-1");
+        assert_eq!(first.agent_id, "agent-7");
+        assert_eq!(first.agent_channel, Some(ChannelSide::Right));
+        assert_eq!(first.language.as_deref(), Some("es"));
+        assert_eq!(first.started_at.unwrap().to_rfc3339(), "2026-11-20T08:30:00+00:00");
+        assert_eq!(first.path, folder.path().join("a.wav"));
+        let second = &discovery.calls[0];
+        assert_eq!(second.call_id, "b");
+        assert_eq!(second.agent_id, "unknown");
+        let problem_ids: Vec<&str> = discovery.problems.iter().map(|problem| problem.call_id.as_str()).collect();
+        assert_eq!(problem_ids, vec!["call-3", "call-4", "call-5"]);
+        assert!(discovery.problems[0].message.contains("manifest.csv:4"));
+        assert!(discovery.problems[1].message.contains("middle"));
+    }
+
+    #[test]
+    fn manifest_without_path_column_is_an_error() {
+        let folder = tempfile::tempdir().unwrap();
+        let manifest = folder.path().join("calls.csv");
+        write(&manifest, b"call_id,agent\nx,y\n");
+        let error = discover(&manifest, &DiscoverOptions::default()).unwrap_err();
+        assert!(error.to_string().contains("no `path` column"), "{error}");
+    }
+
+    #[test]
+    fn folder_scan_uses_the_name_pattern_and_reports_odd_entries() {
+        let folder = tempfile::tempdir().unwrap();
+        write(&folder.path().join("agent7_20261120T093000_0001.wav"), b"x");
+        write(&folder.path().join("sub/agent8_20261121T100000_0002.WAV"), b"x");
+        write(&folder.path().join("notes.txt"), b"x");
+        write(&folder.path().join("weird.wav/inner.txt"), b"x");
+        let options = DiscoverOptions {
+            name_pattern: Regex::new(r"^(?P<agent_id>[^_]+)_(?P<started_at>\d{8}T\d{6})_(?P<call_id>.+)$").unwrap(),
+            ..DiscoverOptions::default()
+        };
+        let discovery = discover(folder.path(), &options).unwrap();
+        let ids: Vec<&str> = discovery.calls.iter().map(|call| call.call_id.as_str()).collect();
+        assert_eq!(ids, vec!["0001", "sub/0002"]);
+        assert_eq!(discovery.calls[0].agent_id, "agent7");
+        assert_eq!(
+            discovery.calls[1].started_at.unwrap().to_rfc3339(),
+            "2026-11-21T10:00:00+00:00"
+        );
+        // The folder named like a recording is not silently ignored: here its name does not
+        // fit the pattern; with the default pattern it becomes a call that fails to read.
+        assert_eq!(discovery.problems.len(), 1);
+        assert_eq!(discovery.problems[0].kind, "name_pattern");
+        assert!(discovery.problems[0].path.ends_with("weird.wav"));
+        let discovery = discover(folder.path(), &DiscoverOptions::default()).unwrap();
+        assert!(discovery.calls.iter().any(|call| call.call_id == "weird"));
+    }
+
+    #[test]
+    fn duplicate_call_ids_keep_the_first() {
+        let folder = tempfile::tempdir().unwrap();
+        let manifest = folder.path().join("manifest.csv");
+        write(&manifest, b"call_id,path\nsame,a.wav\nsame,b.wav\n");
+        let discovery = discover(&manifest, &DiscoverOptions::default()).unwrap();
+        assert_eq!(discovery.calls.len(), 1);
+        assert_eq!(discovery.calls[0].path, folder.path().join("a.wav"));
+        assert_eq!(discovery.problems[0].kind, "duplicate_call_id");
+    }
+
+    #[test]
+    fn timestamps_in_common_forms() {
+        for text in ["2026-11-20T09:30:00Z", "2026-11-20 09:30:00", "20261120T093000", "20261120_093000"] {
+            assert_eq!(parse_timestamp(text).unwrap().to_rfc3339(), "2026-11-20T09:30:00+00:00", "{text}");
+        }
+        assert!(parse_timestamp("20.11.2026").is_err());
+    }
+}

@@ -1,0 +1,299 @@
+//! The per-call audio path: read → decode → voice activity → transcribe → cache.
+//!
+//! Promises: a call ends as exactly one [`CallRecord`] in the store, either with a cached
+//! transcript or with a [`Failure`] naming the stage and the reason. Nothing here panics on
+//! bad input and one bad call never stops the others. A call whose audio, model, decoding
+//! settings and language are unchanged is never transcribed again.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use chrono::Utc;
+
+use crate::decode::{DecodeOptions, decode_file};
+use crate::store::{CallRecord, Failure, Outcome, Store, StoreError, file_sha256};
+use crate::transcribe::Worker;
+use crate::types::{
+    CallSpec, CallTranscript, ChannelSide, ChannelTranscript, Layout, Segment, Speaker,
+};
+use crate::vad::{VadConfig, detect_speech, measure_region};
+
+/// What the audio path needs besides the call itself.
+pub struct AudioPath<'a> {
+    pub store: &'a Store,
+    pub model_id: &'a str,
+    pub asr_settings_key: &'a str,
+    pub decode_options: &'a DecodeOptions,
+    pub vad_config: &'a VadConfig,
+}
+
+/// How one call went in this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallProgress {
+    /// The transcript was already in the cache: no decoding, no Whisper.
+    Cached,
+    Transcribed { n_windows: u32 },
+    Failed,
+}
+
+/// Seconds of audio and outcome of one processed call, for progress and the run manifest.
+#[derive(Debug, Clone)]
+pub struct ProcessedCall {
+    pub progress: CallProgress,
+    pub audio_ms: u64,
+    pub stage_seconds: BTreeMap<String, f64>,
+}
+
+fn failure(stage: &str, error: &str, message: String) -> Failure {
+    Failure {
+        stage: stage.to_string(),
+        error: error.to_string(),
+        message,
+    }
+}
+
+impl AudioPath<'_> {
+    /// Processes one call and records the outcome in the store. Only a failure to write the
+    /// store itself (disk full, permissions) is an error: that one must stop the run.
+    pub fn process(&self, worker: &mut Worker<'_>, spec: &CallSpec) -> Result<ProcessedCall, StoreError> {
+        let mut stage_seconds = BTreeMap::new();
+        let started = Instant::now();
+        let audio_sha256 = match read_hash(&spec.path) {
+            Ok(hash) => hash,
+            Err(failure) => return self.record_failure(spec, None, failure, stage_seconds),
+        };
+        stage_seconds.insert("hash".to_string(), started.elapsed().as_secs_f64());
+        let transcript_key = Store::transcript_key(
+            &audio_sha256,
+            self.model_id,
+            self.asr_settings_key,
+            spec.language.as_deref(),
+        );
+        if let Some(transcript) = self.store.load_transcript(&transcript_key)? {
+            self.store.save_record(&self.record(
+                spec,
+                Some(audio_sha256),
+                Outcome::Transcribed { transcript_key },
+                BTreeMap::new(),
+            ))?;
+            return Ok(ProcessedCall {
+                progress: CallProgress::Cached,
+                audio_ms: transcript.duration_ms,
+                stage_seconds: BTreeMap::new(),
+            });
+        }
+
+        let stage_started = Instant::now();
+        let audio = match decode_file(&spec.path, self.decode_options) {
+            Ok(audio) => audio,
+            Err(error) => {
+                let failure = failure("decode", error.kind(), error.to_string());
+                return self.record_failure(spec, Some(audio_sha256), failure, stage_seconds);
+            }
+        };
+        stage_seconds.insert("decode".to_string(), stage_started.elapsed().as_secs_f64());
+
+        let layout = match (audio.channels.len(), spec.agent_channel) {
+            (1, _) => Layout::Mono,
+            (_, Some(_)) => Layout::Stereo,
+            (_, None) => Layout::StereoUnassigned,
+        };
+        let mut channels = Vec::with_capacity(audio.channels.len());
+        let mut segments = Vec::new();
+        let mut n_windows = 0;
+        let mut vad_seconds = 0.0;
+        let mut transcribe_seconds = 0.0;
+        for (channel_index, samples) in audio.channels.iter().enumerate() {
+            let channel = channel_index as u16;
+            let speaker = speaker_of(layout, spec.agent_channel, channel);
+            let stage_started = Instant::now();
+            let regions = detect_speech(samples, self.vad_config);
+            let acoustics = regions
+                .iter()
+                .map(|region| measure_region(samples, region))
+                .collect();
+            vad_seconds += stage_started.elapsed().as_secs_f64();
+
+            let stage_started = Instant::now();
+            let channel_text =
+                match worker.transcribe_channel(samples, &regions, spec.language.as_deref()) {
+                    Ok(text) => text,
+                    Err(error) => {
+                        let failure = failure("transcribe", error.kind(), format!("{}: {error}", spec.path.display()));
+                        return self.record_failure(spec, Some(audio_sha256), failure, stage_seconds);
+                    }
+                };
+            transcribe_seconds += stage_started.elapsed().as_secs_f64();
+            n_windows += channel_text.n_windows;
+            for utterance in channel_text.utterances {
+                let region = regions[utterance.region_index];
+                segments.push(Segment {
+                    speaker,
+                    channel,
+                    start_ms: region.start_ms,
+                    end_ms: region.end_ms,
+                    text: utterance.text,
+                    confidence: utterance.confidence,
+                    quality: utterance.quality,
+                });
+            }
+            channels.push(ChannelTranscript {
+                channel,
+                speaker,
+                language: channel_text.language,
+                regions,
+                acoustics,
+                n_dropped_segments: channel_text.n_dropped,
+            });
+        }
+        stage_seconds.insert("vad".to_string(), vad_seconds);
+        stage_seconds.insert("transcribe".to_string(), transcribe_seconds);
+        segments.sort_by_key(|segment| (segment.start_ms, segment.channel));
+        let transcript = CallTranscript {
+            duration_ms: audio.duration_ms,
+            layout,
+            source_sample_rate: audio.source_sample_rate,
+            channels,
+            segments,
+        };
+        self.store.save_transcript(&transcript_key, &transcript)?;
+        self.store.save_record(&self.record(
+            spec,
+            Some(audio_sha256),
+            Outcome::Transcribed { transcript_key },
+            stage_seconds.clone(),
+        ))?;
+        Ok(ProcessedCall {
+            progress: CallProgress::Transcribed { n_windows },
+            audio_ms: transcript.duration_ms,
+            stage_seconds,
+        })
+    }
+
+    fn record(
+        &self,
+        spec: &CallSpec,
+        audio_sha256: Option<String>,
+        outcome: Outcome,
+        stage_seconds: BTreeMap<String, f64>,
+    ) -> CallRecord {
+        CallRecord {
+            spec: spec.clone(),
+            outcome,
+            audio_sha256,
+            model_id: Some(self.model_id.to_string()),
+            asr_settings: Some(self.asr_settings_key.to_string()),
+            processed_at: Utc::now(),
+            stage_seconds,
+        }
+    }
+
+    fn record_failure(
+        &self,
+        spec: &CallSpec,
+        audio_sha256: Option<String>,
+        failure: Failure,
+        stage_seconds: BTreeMap<String, f64>,
+    ) -> Result<ProcessedCall, StoreError> {
+        self.store.save_record(&self.record(
+            spec,
+            audio_sha256,
+            Outcome::Failed(failure),
+            stage_seconds.clone(),
+        ))?;
+        Ok(ProcessedCall {
+            progress: CallProgress::Failed,
+            audio_ms: 0,
+            stage_seconds,
+        })
+    }
+}
+
+/// Reads the file once to hash it; the reasons a file cannot be read become plain failures.
+fn read_hash(path: &Path) -> Result<String, Failure> {
+    match std::fs::metadata(path) {
+        Ok(metadata) if metadata.is_dir() => {
+            return Err(failure(
+                "read",
+                "not_a_file",
+                format!("{}: is a folder, not a recording", path.display()),
+            ));
+        }
+        Ok(_) => {}
+        Err(error) => {
+            return Err(failure("read", io_kind(&error), format!("{}: {}", path.display(), io_message(&error))));
+        }
+    }
+    file_sha256(path).map_err(|error| {
+        failure("read", io_kind(&error), format!("{}: {}", path.display(), io_message(&error)))
+    })
+}
+
+fn io_kind(error: &std::io::Error) -> &'static str {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "not_found",
+        std::io::ErrorKind::PermissionDenied => "permission_denied",
+        _ => "io",
+    }
+}
+
+fn io_message(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "file not found".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied: callqa cannot read this file".to_string(),
+        _ => format!("cannot read: {error}"),
+    }
+}
+
+/// Who speaks on a channel, given the layout and which side is the agent.
+pub fn speaker_of(layout: Layout, agent_channel: Option<ChannelSide>, channel: u16) -> Speaker {
+    match (layout, agent_channel) {
+        (Layout::Stereo, Some(side)) if side.index() == usize::from(channel) => Speaker::Agent,
+        (Layout::Stereo, Some(_)) => Speaker::Customer,
+        _ => Speaker::Unknown,
+    }
+}
+
+/// Re-labels a cached transcript's speakers from the call's current metadata, so fixing the
+/// agent channel in a manifest takes effect without transcribing again.
+pub fn assign_speakers(transcript: &mut CallTranscript, agent_channel: Option<ChannelSide>) {
+    if transcript.channels.len() == 2 {
+        transcript.layout = if agent_channel.is_some() {
+            Layout::Stereo
+        } else {
+            Layout::StereoUnassigned
+        };
+    }
+    let layout = transcript.layout;
+    for channel in &mut transcript.channels {
+        channel.speaker = speaker_of(layout, agent_channel, channel.channel);
+    }
+    for segment in &mut transcript.segments {
+        segment.speaker = speaker_of(layout, agent_channel, segment.channel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn speakers_follow_the_agent_channel() {
+        assert_eq!(speaker_of(Layout::Stereo, Some(ChannelSide::Left), 0), Speaker::Agent);
+        assert_eq!(speaker_of(Layout::Stereo, Some(ChannelSide::Left), 1), Speaker::Customer);
+        assert_eq!(speaker_of(Layout::Stereo, Some(ChannelSide::Right), 1), Speaker::Agent);
+        assert_eq!(speaker_of(Layout::StereoUnassigned, None, 0), Speaker::Unknown);
+        assert_eq!(speaker_of(Layout::Mono, Some(ChannelSide::Left), 0), Speaker::Unknown);
+    }
+
+    #[test]
+    fn unreadable_inputs_are_failures_not_errors() {
+        let folder = tempfile::tempdir().unwrap();
+        let failure = read_hash(folder.path()).unwrap_err();
+        assert_eq!(failure.error, "not_a_file");
+        let failure = read_hash(&folder.path().join("missing.wav")).unwrap_err();
+        assert_eq!(failure.error, "not_found");
+        assert!(failure.message.contains("missing.wav"));
+    }
+}

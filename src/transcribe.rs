@@ -1,0 +1,591 @@
+//! Transcription of one channel's speech regions with whisper.cpp (through `whisper-rs`).
+//!
+//! Promises:
+//! - Whisper never sees silence: only the voice-activity regions of a channel are given to it.
+//!   They are packed, with short pauses between them, into windows of at most
+//!   [`WINDOW_MAX_MS`], because whisper.cpp pays for a full 30 s encoder pass per call however
+//!   short the audio is. Text comes back per region, in call time.
+//! - One model in memory ([`Transcriber`]), one `WhisperState` per worker ([`Worker`]).
+//! - Whisper's failure modes are caught per utterance: text over non-speech and known phantom
+//!   phrases are dropped (and counted), repetition loops are cut and marked, low confidence is
+//!   marked. Nothing questionable is passed on as if it were sound.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use whisper_rs::{
+    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
+};
+
+use crate::types::{SegmentQuality, SpeechRegion};
+
+/// Longest stretch of packed speech given to Whisper in one call. Whisper's window is 30 s;
+/// the margin keeps the last words away from the window edge, where Whisper tends to drop them.
+pub const WINDOW_MAX_MS: u64 = 28_000;
+/// Pause inserted between packed regions, long enough for Whisper to end a sentence there and
+/// short enough not to invite text over silence.
+pub const PACKING_GAP_MS: u64 = 600;
+const SAMPLES_PER_MS: u64 = 16;
+
+/// Decoding settings. Part of the transcript cache key: changing any of them re-transcribes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AsrSettings {
+    /// whisper.cpp threads per worker. Workers × threads must not exceed the cores.
+    pub threads_per_worker: usize,
+    /// 0 or 1 = greedy; more = beam search with that many beams.
+    pub beam_size: usize,
+    /// Utterances whose mean token probability is below this are marked `low_confidence`.
+    pub min_confidence: f32,
+    /// An utterance whose no-speech probability is above this, with confidence below
+    /// `min_confidence`, is taken for text over non-speech and dropped.
+    pub max_no_speech_probability: f32,
+}
+
+impl Default for AsrSettings {
+    fn default() -> Self {
+        AsrSettings {
+            threads_per_worker: 1,
+            beam_size: 1,
+            min_confidence: 0.45,
+            max_no_speech_probability: 0.6,
+        }
+    }
+}
+
+impl AsrSettings {
+    /// The settings that change what Whisper outputs, as a stable string for cache keys.
+    /// Thread count is left out: it changes speed, not text.
+    pub fn cache_key(&self) -> String {
+        format!(
+            "beam={};min_conf={:.3};max_nsp={:.3};window={};gap={};v1",
+            self.beam_size,
+            self.min_confidence,
+            self.max_no_speech_probability,
+            WINDOW_MAX_MS,
+            PACKING_GAP_MS
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TranscribeError {
+    #[error("cannot load Whisper model {path}: {message}")]
+    ModelLoad { path: PathBuf, message: String },
+    #[error("Whisper failed: {0}")]
+    Whisper(String),
+    #[error("unknown language code {0:?} (expected an ISO 639-1 code Whisper knows, such as en, es, ru, pl, zh, fa)")]
+    UnknownLanguage(String),
+}
+
+impl TranscribeError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TranscribeError::ModelLoad { .. } => "model_load",
+            TranscribeError::Whisper(_) => "whisper",
+            TranscribeError::UnknownLanguage(_) => "unknown_language",
+        }
+    }
+}
+
+fn whisper_error(error: whisper_rs::WhisperError) -> TranscribeError {
+    TranscribeError::Whisper(error.to_string())
+}
+
+/// The model, loaded once and shared by all workers.
+pub struct Transcriber {
+    context: WhisperContext,
+    settings: AsrSettings,
+}
+
+impl Transcriber {
+    pub fn load(model_path: &Path, settings: AsrSettings) -> Result<Transcriber, TranscribeError> {
+        // whisper.cpp prints its loading log on stderr; route it away so that the only
+        // messages a user sees are callqa's.
+        whisper_rs::install_logging_hooks();
+        let mut parameters = WhisperContextParameters::default();
+        // Flash attention is slower on CPU (11–32 % measured here) and there is no GPU build.
+        parameters.use_gpu(false).flash_attn(false);
+        let path_text = model_path.to_str().ok_or_else(|| TranscribeError::ModelLoad {
+            path: model_path.to_path_buf(),
+            message: "the path is not valid UTF-8".to_string(),
+        })?;
+        let context = WhisperContext::new_with_params(path_text, parameters).map_err(|error| {
+            TranscribeError::ModelLoad {
+                path: model_path.to_path_buf(),
+                message: error.to_string(),
+            }
+        })?;
+        Ok(Transcriber { context, settings })
+    }
+
+    pub fn settings(&self) -> &AsrSettings {
+        &self.settings
+    }
+
+    pub fn is_multilingual(&self) -> bool {
+        self.context.is_multilingual()
+    }
+
+    /// A worker with its own decoding state; create one per thread.
+    pub fn new_worker(&self) -> Result<Worker<'_>, TranscribeError> {
+        let state = self.context.create_state().map_err(whisper_error)?;
+        Ok(Worker {
+            transcriber: self,
+            state,
+        })
+    }
+}
+
+/// Text Whisper produced for one speech region.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionText {
+    pub region_index: usize,
+    pub text: String,
+    pub confidence: f32,
+    pub quality: SegmentQuality,
+}
+
+/// Everything one channel yielded.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChannelText {
+    pub language: Option<String>,
+    pub utterances: Vec<RegionText>,
+    pub n_dropped: u32,
+    /// Number of Whisper windows run (each costs one encoder pass).
+    pub n_windows: u32,
+}
+
+/// One region's place inside a packed window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Piece {
+    region_index: usize,
+    /// Start of the region's samples inside the window, in ms of window time.
+    window_start_ms: u64,
+    window_end_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Window {
+    pieces: Vec<Piece>,
+    length_ms: u64,
+}
+
+/// Groups regions into windows of at most [`WINDOW_MAX_MS`] of packed audio, in order.
+/// A region longer than a window gets one of its own and is cut at the window's end (voice
+/// activity splits long regions well below that, so this only guards the invariant).
+fn pack_regions(regions: &[SpeechRegion]) -> Vec<Window> {
+    let mut windows = Vec::new();
+    let mut current = Window::default();
+    for (region_index, region) in regions.iter().enumerate() {
+        let duration_ms = region.duration_ms().min(WINDOW_MAX_MS);
+        if duration_ms == 0 {
+            continue;
+        }
+        let gap_ms = if current.pieces.is_empty() {
+            0
+        } else {
+            PACKING_GAP_MS
+        };
+        if !current.pieces.is_empty() && current.length_ms + gap_ms + duration_ms > WINDOW_MAX_MS {
+            windows.push(std::mem::take(&mut current));
+        }
+        let gap_ms = if current.pieces.is_empty() {
+            0
+        } else {
+            PACKING_GAP_MS
+        };
+        let window_start_ms = current.length_ms + gap_ms;
+        current.pieces.push(Piece {
+            region_index,
+            window_start_ms,
+            window_end_ms: window_start_ms + duration_ms,
+        });
+        current.length_ms = window_start_ms + duration_ms;
+    }
+    if !current.pieces.is_empty() {
+        windows.push(current);
+    }
+    windows
+}
+
+/// The piece a moment of window time belongs to: the one containing it, else the nearest.
+fn piece_at(pieces: &[Piece], window_ms: u64) -> usize {
+    let mut best_index = 0;
+    let mut best_distance = u64::MAX;
+    for (piece_index, piece) in pieces.iter().enumerate() {
+        let distance = if window_ms < piece.window_start_ms {
+            piece.window_start_ms - window_ms
+        } else if window_ms > piece.window_end_ms {
+            window_ms - piece.window_end_ms
+        } else {
+            0
+        };
+        if distance < best_distance {
+            best_distance = distance;
+            best_index = piece_index;
+        }
+    }
+    best_index
+}
+
+/// Raw text gathered for one region before the guards run.
+#[derive(Debug, Default, Clone)]
+struct RegionAccumulator {
+    bytes: Vec<u8>,
+    probability_sum: f64,
+    n_tokens: u32,
+    max_no_speech_probability: f32,
+}
+
+pub struct Worker<'model> {
+    transcriber: &'model Transcriber,
+    state: WhisperState,
+}
+
+impl Worker<'_> {
+    /// Transcribes the speech regions of one channel (16 kHz mono samples).
+    ///
+    /// `language` is an ISO 639-1 code; `None` detects it once on the channel's first window
+    /// and keeps it for the rest, so one channel is never decoded in two languages.
+    pub fn transcribe_channel(
+        &mut self,
+        samples: &[f32],
+        regions: &[SpeechRegion],
+        language: Option<&str>,
+    ) -> Result<ChannelText, TranscribeError> {
+        if let Some(code) = language
+            && whisper_rs::get_lang_id(code).is_none()
+        {
+            return Err(TranscribeError::UnknownLanguage(code.to_string()));
+        }
+        let windows = pack_regions(regions);
+        let mut channel_text = ChannelText {
+            language: language.map(str::to_string),
+            ..ChannelText::default()
+        };
+        let mut accumulators: Vec<RegionAccumulator> =
+            vec![RegionAccumulator::default(); regions.len()];
+        let mut window_audio = Vec::new();
+        for window in &windows {
+            window_audio.clear();
+            window_audio.resize((window.length_ms * SAMPLES_PER_MS) as usize, 0.0);
+            for piece in &window.pieces {
+                let region = regions[piece.region_index];
+                let source_start = ((region.start_ms * SAMPLES_PER_MS) as usize).min(samples.len());
+                let length = ((piece.window_end_ms - piece.window_start_ms) * SAMPLES_PER_MS) as usize;
+                let source_end = (source_start + length).min(samples.len());
+                let target_start = (piece.window_start_ms * SAMPLES_PER_MS) as usize;
+                window_audio[target_start..target_start + (source_end - source_start)]
+                    .copy_from_slice(&samples[source_start..source_end]);
+            }
+            let detected = self.run_window(
+                &window_audio,
+                channel_text.language.as_deref(),
+                &window.pieces,
+                &mut accumulators,
+            )?;
+            if channel_text.language.is_none() {
+                channel_text.language = detected;
+            }
+            channel_text.n_windows += 1;
+        }
+        let settings = self.transcriber.settings();
+        for (region_index, accumulator) in accumulators.into_iter().enumerate() {
+            if accumulator.n_tokens == 0 {
+                continue;
+            }
+            let confidence = (accumulator.probability_sum / f64::from(accumulator.n_tokens)) as f32;
+            let raw_text = String::from_utf8_lossy(&accumulator.bytes);
+            match guard_utterance(
+                &raw_text,
+                confidence,
+                accumulator.max_no_speech_probability,
+                settings,
+            ) {
+                Some((text, quality)) => channel_text.utterances.push(RegionText {
+                    region_index,
+                    text,
+                    confidence,
+                    quality,
+                }),
+                None => channel_text.n_dropped += 1,
+            }
+        }
+        Ok(channel_text)
+    }
+
+    /// Runs Whisper on one packed window and distributes its tokens over the window's pieces.
+    /// Returns the language Whisper used (detected when none was given).
+    fn run_window(
+        &mut self,
+        audio: &[f32],
+        language: Option<&str>,
+        pieces: &[Piece],
+        accumulators: &mut [RegionAccumulator],
+    ) -> Result<Option<String>, TranscribeError> {
+        let settings = self.transcriber.settings();
+        let strategy = if settings.beam_size > 1 {
+            SamplingStrategy::BeamSearch {
+                beam_size: settings.beam_size as i32,
+                patience: -1.0,
+            }
+        } else {
+            SamplingStrategy::Greedy { best_of: 1 }
+        };
+        let mut params = FullParams::new(strategy);
+        params.set_n_threads(settings.threads_per_worker.max(1) as i32);
+        params.set_language(Some(language.unwrap_or("auto")));
+        params.set_translate(false);
+        // Each window holds unrelated utterances: carrying text over invites loops.
+        params.set_no_context(true);
+        params.set_token_timestamps(true);
+        params.set_suppress_blank(true);
+        // Non-speech tokens are where "(water flowing)" comes from.
+        params.set_suppress_nst(true);
+        // Temperature fallback makes rare windows 3–7× slower; loops are caught below instead.
+        params.set_temperature(0.0);
+        params.set_temperature_inc(0.0);
+        params.set_print_special(false);
+        params.set_print_progress(false);
+        params.set_print_realtime(false);
+        params.set_print_timestamps(false);
+
+        self.state.full(params, audio).map_err(whisper_error)?;
+
+        let end_of_text = self.transcriber.context.token_eot();
+        for segment in self.state.as_iter() {
+            let no_speech_probability = segment.no_speech_probability();
+            let segment_start_ms = segment.start_timestamp().max(0) as u64 * 10;
+            let segment_end_ms = segment.end_timestamp().max(0) as u64 * 10;
+            for token_index in 0..segment.n_tokens() {
+                let Some(token) = segment.get_token(token_index) else {
+                    continue;
+                };
+                let data = token.token_data();
+                // Ids at or above end-of-text are special: language, task and timestamp tokens.
+                if data.id >= end_of_text {
+                    continue;
+                }
+                let Ok(bytes) = token.to_bytes() else {
+                    continue;
+                };
+                let (start_ms, end_ms) = if data.t1 > data.t0 && data.t0 >= 0 {
+                    (data.t0 as u64 * 10, data.t1 as u64 * 10)
+                } else {
+                    (segment_start_ms, segment_end_ms)
+                };
+                let piece = pieces[piece_at(pieces, (start_ms + end_ms) / 2)];
+                let accumulator = &mut accumulators[piece.region_index];
+                accumulator.bytes.extend_from_slice(bytes);
+                accumulator.probability_sum += f64::from(data.p);
+                accumulator.n_tokens += 1;
+                accumulator.max_no_speech_probability =
+                    accumulator.max_no_speech_probability.max(no_speech_probability);
+            }
+        }
+        let language_id = self.state.full_lang_id_from_state();
+        Ok(whisper_rs::get_lang_str(language_id).map(str::to_string))
+    }
+}
+
+/// Phrases Whisper is known to produce over silence or noise, in the languages we serve.
+/// Compared after [`fold_for_comparison`], as whole utterances only.
+const PHANTOM_PHRASES: &[&str] = &[
+    "you",
+    "thank you for watching",
+    "thanks for watching",
+    "thank you for watching please subscribe",
+    "please subscribe",
+    "subtitles by the amaraorg community",
+    "gracias por ver el video",
+    "subtítulos realizados por la comunidad de amaraorg",
+    "продолжение следует",
+    "субтитры сделал dimatorzok",
+    "субтитры создавал dimatorzok",
+    "редактор субтитров асинкевич",
+    "napisy wykonane przez społeczność amaraorg",
+    "dziękuję za uwagę",
+    "字幕由amaraorg社区提供",
+    "请不吝点赞 订阅 转发 打赏支持明镜与点点栏目",
+    "明镜与点点栏目",
+];
+
+/// Lower-case, punctuation removed, whitespace folded: enough to recognise phantom phrases.
+fn fold_for_comparison(text: &str) -> String {
+    let mut folded = String::with_capacity(text.len());
+    for character in text.chars() {
+        if character.is_alphanumeric() || character.is_whitespace() {
+            folded.extend(character.to_lowercase());
+        }
+    }
+    folded.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Removes bracketed sound descriptions such as "(water flowing)", "[MUSIC]", "*laughs*" and
+/// music notes, which describe non-speech and must never be scored as words.
+fn strip_sound_descriptions(text: &str) -> String {
+    let mut kept = String::with_capacity(text.len());
+    let mut closing: Option<char> = None;
+    for character in text.chars() {
+        match closing {
+            Some(expected) => {
+                if character == expected {
+                    closing = None;
+                }
+            }
+            None => match character {
+                '(' => closing = Some(')'),
+                '[' => closing = Some(']'),
+                '*' => closing = Some('*'),
+                '♪' | '♫' => {}
+                _ => kept.push(character),
+            },
+        }
+    }
+    kept.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Cuts repetition loops: a word or phrase of up to four words repeated back to back more
+/// often than speech does ("no, no, no" stays; the same word forty times does not).
+/// Returns the text with each loop cut to its first two occurrences, and whether it cut.
+pub fn trim_repetitions(text: &str) -> (String, bool) {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let folded: Vec<String> = words.iter().map(|word| fold_for_comparison(word)).collect();
+    let mut kept: Vec<&str> = Vec::with_capacity(words.len());
+    let mut trimmed = false;
+    let mut position = 0;
+    'outer: while position < words.len() {
+        for phrase_length in 1..=4 {
+            // One-word repeats need more occurrences to count as a loop than phrases do.
+            let min_repeats = if phrase_length == 1 { 4 } else { 3 };
+            let mut repeats = 1;
+            while position + (repeats + 1) * phrase_length <= words.len()
+                && (0..phrase_length).all(|offset| {
+                    let first = &folded[position + offset];
+                    !first.is_empty() && *first == folded[position + repeats * phrase_length + offset]
+                })
+            {
+                repeats += 1;
+            }
+            if repeats >= min_repeats {
+                kept.extend_from_slice(&words[position..position + 2 * phrase_length]);
+                position += repeats * phrase_length;
+                trimmed = true;
+                continue 'outer;
+            }
+        }
+        kept.push(words[position]);
+        position += 1;
+    }
+    (kept.join(" "), trimmed)
+}
+
+/// Decides what becomes of one utterance's raw text: `None` drops it (nothing but sound
+/// descriptions, a phantom phrase, or text over non-speech), else the cleaned text and its
+/// quality mark.
+fn guard_utterance(
+    raw_text: &str,
+    confidence: f32,
+    no_speech_probability: f32,
+    settings: &AsrSettings,
+) -> Option<(String, SegmentQuality)> {
+    let text = strip_sound_descriptions(raw_text.trim());
+    let folded = fold_for_comparison(&text);
+    if folded.is_empty() {
+        return None;
+    }
+    if PHANTOM_PHRASES.contains(&folded.as_str()) {
+        return None;
+    }
+    if no_speech_probability > settings.max_no_speech_probability
+        && confidence < settings.min_confidence
+    {
+        return None;
+    }
+    let (text, trimmed) = trim_repetitions(&text);
+    let quality = if trimmed {
+        SegmentQuality::RepetitionTrimmed
+    } else if confidence < settings.min_confidence {
+        SegmentQuality::LowConfidence
+    } else {
+        SegmentQuality::Ok
+    };
+    Some((text, quality))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn region(start_ms: u64, end_ms: u64) -> SpeechRegion {
+        SpeechRegion { start_ms, end_ms }
+    }
+
+    #[test]
+    fn packing_fills_windows_and_keeps_order() {
+        let regions = [region(0, 10_000), region(12_000, 22_000), region(30_000, 40_000)];
+        let windows = pack_regions(&regions);
+        assert_eq!(windows.len(), 2);
+        assert_eq!(windows[0].pieces.len(), 2);
+        assert_eq!(windows[0].pieces[1].window_start_ms, 10_000 + PACKING_GAP_MS);
+        assert_eq!(windows[0].length_ms, 20_000 + PACKING_GAP_MS);
+        assert_eq!(windows[1].pieces[0].region_index, 2);
+        assert_eq!(windows[1].pieces[0].window_start_ms, 0);
+    }
+
+    #[test]
+    fn packing_never_exceeds_window_and_skips_empty_regions() {
+        let regions = [region(0, 60_000), region(70_000, 70_000), region(80_000, 81_000)];
+        let windows = pack_regions(&regions);
+        assert!(windows.iter().all(|window| window.length_ms <= WINDOW_MAX_MS));
+        let indices: Vec<usize> = windows
+            .iter()
+            .flat_map(|window| window.pieces.iter().map(|piece| piece.region_index))
+            .collect();
+        assert_eq!(indices, vec![0, 2]);
+    }
+
+    #[test]
+    fn tokens_between_pieces_go_to_the_nearest() {
+        let pieces = [
+            Piece { region_index: 0, window_start_ms: 0, window_end_ms: 1000 },
+            Piece { region_index: 1, window_start_ms: 1600, window_end_ms: 3000 },
+        ];
+        assert_eq!(piece_at(&pieces, 500), 0);
+        assert_eq!(piece_at(&pieces, 1100), 0);
+        assert_eq!(piece_at(&pieces, 1500), 1);
+        assert_eq!(piece_at(&pieces, 9000), 1);
+    }
+
+    #[test]
+    fn loops_are_cut_but_natural_repeats_stay() {
+        let looped = "I see. ".to_string() + &"okay ".repeat(40);
+        let (text, trimmed) = trim_repetitions(&looped);
+        assert!(trimmed);
+        assert_eq!(text, "I see. okay okay");
+        let (text, trimmed) = trim_repetitions("No, no, no, that is fine.");
+        assert!(!trimmed);
+        assert_eq!(text, "No, no, no, that is fine.");
+        let (text, trimmed) =
+            trim_repetitions("thank you so much thank you so much thank you so much thank you so much");
+        assert!(trimmed);
+        assert_eq!(text, "thank you so much thank you so much");
+    }
+
+    #[test]
+    fn phantom_and_sound_descriptions_are_dropped() {
+        let settings = AsrSettings::default();
+        assert_eq!(guard_utterance(" you", 0.9, 0.1, &settings), None);
+        assert_eq!(guard_utterance("(water flowing)", 0.9, 0.1, &settings), None);
+        assert_eq!(guard_utterance("Thanks for watching!", 0.9, 0.1, &settings), None);
+        assert_eq!(guard_utterance("Hello there", 0.2, 0.9, &settings), None);
+        assert_eq!(
+            guard_utterance("[MUSIC] Hello there", 0.9, 0.1, &settings),
+            Some(("Hello there".to_string(), SegmentQuality::Ok))
+        );
+        assert_eq!(
+            guard_utterance("Hello there", 0.3, 0.1, &settings),
+            Some(("Hello there".to_string(), SegmentQuality::LowConfidence))
+        );
+    }
+}
