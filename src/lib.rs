@@ -8,3 +8,9 @@ pub mod dataset;
 pub mod discover;
 pub mod store;
 pub mod transcribe;
+pub mod model;
+pub mod report;
+pub mod wer;
+
+/// The callqa version written into every row and run manifest.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

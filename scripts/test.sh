@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# All tests: set-up (packages, build, model), unit and end-to-end tests with the real model on
+# real audio, the rulebook check, and a DuckDB read of a dataset as a user would do it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export CALLQA_MODEL="${CALLQA_MODEL:-$(./target/release/callqa model install --quantization q8_0)}"
+
+cargo fmt --check
+cargo test --release --locked
+
+./target/release/callqa rules check rules
+
+# DuckDB and pyarrow read the dataset as it is, with no conversion.
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+set +e
+./target/release/callqa --quiet run fixtures/manifest.csv --out "$work/out" >/dev/null
+status=$?
+set -e
+[ "$status" -eq 2 ] || { echo "expected exit code 2 (fixtures hold malformed files), got $status" >&2; exit 1; }
+python3 -m venv "$work/venv"
+"$work/venv/bin/pip" install --quiet duckdb pyarrow
+"$work/venv/bin/python" scripts/check_dataset.py "$work/out"

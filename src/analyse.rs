@@ -1,0 +1,326 @@
+//! Analyse and score: from stored transcripts to table rows. No audio, no model.
+//!
+//! Architecture invariant: this stage is a pure function of (call record, transcript, rules,
+//! options). `run` and `rescore` both call [`build_tables`], so re-scoring after a rule edit
+//! gives exactly the rows a fresh run with those rules would.
+//!
+//! Privacy invariant: raw transcript text enters here and leaves only redacted (unless
+//! `keep_personal_data` is set): segment text and finding evidence both go through
+//! [`crate::pii::redact`].
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::dataset::{AgentRow, CallRow, FailureRow, FindingRow, SegmentRow, Tables};
+use crate::pipeline::assign_speakers;
+use crate::rules::{Finding, RuleSet};
+use crate::score::{CallStatus, ScoringConfig, aggregate_agents, score_call};
+use crate::store::{CallRecord, Outcome, Store};
+use crate::tone::ToneLexicons;
+use crate::types::{CallTranscript, Measurements, SegmentQuality};
+
+/// Options of the analysis stage (not of transcription: changing these never re-transcribes).
+#[derive(Debug, Clone)]
+pub struct AnalysisOptions {
+    /// Write unredacted text into Parquet and the report. Off by default; for sites whose
+    /// data protection officer has approved it.
+    pub keep_personal_data: bool,
+    /// Vocal arousal of agents (loudness, pitch, rate). Some jurisdictions restrict emotion
+    /// inference about employees (EU AI Act Art. 5(1)(f)); text sentiment works either way.
+    pub agent_vocal_analysis: bool,
+    pub scoring: ScoringConfig,
+}
+
+impl Default for AnalysisOptions {
+    fn default() -> Self {
+        AnalysisOptions {
+            keep_personal_data: false,
+            agent_vocal_analysis: true,
+            scoring: ScoringConfig::default(),
+        }
+    }
+}
+
+/// Rules and lexicons, loaded and validated once per run.
+pub struct Analyzer {
+    rules: RuleSet,
+    lexicons: ToneLexicons,
+    options: AnalysisOptions,
+}
+
+/// What analysis found on one call.
+#[derive(Debug, Clone)]
+pub struct CallAnalysis {
+    pub measurements: Measurements,
+    pub findings: Vec<Finding>,
+    pub score: crate::score::CallScore,
+}
+
+/// Counts over the tables written, for the run summary and manifest.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct TableSummary {
+    pub n_calls: usize,
+    pub n_scored: usize,
+    pub n_not_scorable: usize,
+    pub n_failed: usize,
+    pub n_flagged: usize,
+    pub n_segments: usize,
+    pub n_findings: usize,
+    pub n_agent_days: usize,
+}
+
+impl Analyzer {
+    pub fn load(rules_dir: &Path, options: AnalysisOptions) -> anyhow::Result<Analyzer> {
+        let rules = RuleSet::load(rules_dir)
+            .with_context(|| format!("cannot load the rulebooks in {}", rules_dir.display()))?;
+        let lexicons = ToneLexicons::load(&rules_dir.join("lexicons").join("sentiment"))
+            .with_context(|| format!("cannot load the sentiment lexicons in {}", rules_dir.display()))?;
+        Ok(Analyzer {
+            rules,
+            lexicons,
+            options,
+        })
+    }
+
+    pub fn rules_hash(&self) -> &str {
+        self.rules.hash()
+    }
+
+    pub fn options(&self) -> &AnalysisOptions {
+        &self.options
+    }
+
+    /// Measures, applies the rulebook of the call's language, and scores.
+    pub fn analyse(&self, transcript: &CallTranscript, manifest_language: Option<&str>) -> CallAnalysis {
+        let language = manifest_language.or(transcript.language());
+        let measurements = crate::tone::analyse(
+            transcript,
+            &self.lexicons,
+            &crate::tone::ToneOptions {
+                agent_vocal_analysis: self.options.agent_vocal_analysis,
+                ..crate::tone::ToneOptions::default()
+            },
+        );
+        let rulebook = self.rules.for_language(language);
+        let findings = crate::rules::evaluate(rulebook, transcript, &measurements);
+        let score = score_call(transcript, &findings, &self.options.scoring);
+        CallAnalysis {
+            measurements,
+            findings,
+            score,
+        }
+    }
+
+    fn redact(&self, text: &str, language: &str) -> String {
+        if self.options.keep_personal_data {
+            text.to_string()
+        } else {
+            crate::pii::redact(text, language)
+        }
+    }
+}
+
+fn call_date(record: &CallRecord) -> NaiveDate {
+    record
+        .spec
+        .started_at
+        .unwrap_or(record.processed_at)
+        .date_naive()
+}
+
+/// Builds every table from the call records (and their cached transcripts).
+pub fn build_tables(
+    store: &Store,
+    analyzer: &Analyzer,
+    records: &[CallRecord],
+) -> anyhow::Result<(Tables, TableSummary)> {
+    let mut tables = Tables::default();
+    let mut summary = TableSummary::default();
+    let rules_hash = analyzer.rules_hash().to_string();
+    let version = crate::VERSION.to_string();
+    let mut scored_calls = Vec::new();
+    for record in records {
+        let spec = &record.spec;
+        let date = call_date(record);
+        let mut row = CallRow {
+            call_id: spec.call_id.clone(),
+            agent_id: spec.agent_id.clone(),
+            call_date: date,
+            started_at: spec.started_at,
+            duration_ms: None,
+            language: spec.language.clone(),
+            layout: None,
+            source_sample_rate: None,
+            status: "failed".to_string(),
+            status_reason: None,
+            score: None,
+            flagged: false,
+            auto_fail: false,
+            n_findings: 0,
+            n_segments: 0,
+            n_dropped_segments: 0,
+            n_low_confidence_segments: 0,
+            agent_tone: None,
+            metrics: BTreeMap::new(),
+            audio_sha256: record.audio_sha256.clone(),
+            model_id: record.model_id.clone(),
+            rules_hash: rules_hash.clone(),
+            version: version.clone(),
+            path: spec.path.display().to_string(),
+        };
+        summary.n_calls += 1;
+        let transcript_key = match &record.outcome {
+            Outcome::Failed(failure) => {
+                row.status_reason = Some(format!("{}: {}", failure.stage, failure.error));
+                tables.failures.push(FailureRow {
+                    call_id: spec.call_id.clone(),
+                    agent_id: spec.agent_id.clone(),
+                    call_date: date,
+                    path: spec.path.display().to_string(),
+                    stage: failure.stage.clone(),
+                    error: failure.error.clone(),
+                    message: failure.message.clone(),
+                });
+                summary.n_failed += 1;
+                tables.calls.push(row);
+                continue;
+            }
+            Outcome::Transcribed { transcript_key } => transcript_key,
+        };
+        let mut transcript = store
+            .load_transcript(transcript_key)?
+            .with_context(|| {
+                format!(
+                    "call {}: its transcript {transcript_key} is missing from the cache; run `callqa run` again to transcribe it",
+                    spec.call_id
+                )
+            })?;
+        assign_speakers(&mut transcript, spec.agent_channel);
+        let analysis = analyzer.analyse(&transcript, spec.language.as_deref());
+        let language = spec
+            .language
+            .clone()
+            .or_else(|| transcript.language().map(str::to_string))
+            .unwrap_or_else(|| "en".to_string());
+
+        row.duration_ms = Some(transcript.duration_ms);
+        row.language = Some(language.clone());
+        row.layout = Some(transcript.layout.as_str().to_string());
+        row.source_sample_rate = Some(transcript.source_sample_rate);
+        row.n_segments = transcript.segments.len() as u32;
+        row.n_dropped_segments = transcript
+            .channels
+            .iter()
+            .map(|channel| channel.n_dropped_segments)
+            .sum();
+        row.n_low_confidence_segments = transcript
+            .segments
+            .iter()
+            .filter(|segment| segment.quality != SegmentQuality::Ok)
+            .count() as u32;
+        row.metrics = analysis
+            .measurements
+            .metrics
+            .iter()
+            .filter(|(_, value)| value.is_finite())
+            .map(|(name, value)| (name.clone(), *value))
+            .collect();
+        row.agent_tone = analysis
+            .measurements
+            .agent_tone
+            .map(|tone| tone.as_str().to_string());
+        row.n_findings = analysis.findings.len() as u32;
+        row.score = analysis.score.score;
+        row.flagged = analysis.score.flagged;
+        row.auto_fail = analysis.score.auto_fail;
+        row.status_reason = analysis.score.status_reason.clone();
+        match analysis.score.status {
+            CallStatus::Scored => {
+                row.status = "scored".to_string();
+                summary.n_scored += 1;
+            }
+            CallStatus::NotScorable => {
+                row.status = "not_scorable".to_string();
+                summary.n_not_scorable += 1;
+            }
+        }
+        if row.flagged {
+            summary.n_flagged += 1;
+        }
+
+        let tone_by_segment: BTreeMap<usize, &crate::types::UtteranceTone> = analysis
+            .measurements
+            .utterances
+            .iter()
+            .map(|tone| (tone.segment_index, tone))
+            .collect();
+        for (segment_index, segment) in transcript.segments.iter().enumerate() {
+            let tone = tone_by_segment.get(&segment_index);
+            tables.segments.push(SegmentRow {
+                call_id: spec.call_id.clone(),
+                agent_id: spec.agent_id.clone(),
+                call_date: date,
+                segment_index: segment_index as u32,
+                speaker: segment.speaker.as_str().to_string(),
+                channel: segment.channel,
+                start_ms: segment.start_ms,
+                end_ms: segment.end_ms,
+                text: analyzer.redact(&segment.text, &language),
+                confidence: segment.confidence,
+                quality: segment.quality.as_str().to_string(),
+                sentiment: tone.map(|tone| tone.sentiment),
+                arousal: tone.and_then(|tone| tone.arousal),
+            });
+        }
+        for finding in &analysis.findings {
+            tables.findings.push(FindingRow {
+                call_id: spec.call_id.clone(),
+                agent_id: spec.agent_id.clone(),
+                call_date: date,
+                rule_id: finding.rule_id.clone(),
+                category: finding.category.as_str().to_string(),
+                severity: finding.severity.as_str().to_string(),
+                points: finding.points,
+                speaker: finding.speaker.as_str().to_string(),
+                start_ms: finding.start_ms,
+                end_ms: finding.end_ms,
+                evidence: analyzer.redact(&finding.evidence, &language),
+                description: finding.description.clone(),
+            });
+        }
+        summary.n_segments += transcript.segments.len();
+        summary.n_findings += analysis.findings.len();
+        tables.calls.push(row);
+        scored_calls.push((spec.agent_id.clone(), date, analysis));
+    }
+    let aggregate_input: Vec<_> = scored_calls
+        .iter()
+        .map(|(agent_id, date, analysis)| {
+            (agent_id.as_str(), *date, &analysis.score, analysis.findings.as_slice())
+        })
+        .collect();
+    for agent_day in aggregate_agents(&aggregate_input) {
+        tables.agents.push(AgentRow {
+            agent_id: agent_day.agent_id,
+            call_date: agent_day.call_date,
+            calls: agent_day.calls,
+            scorable: agent_day.scorable,
+            mean_score: agent_day.mean_score,
+            median_score: agent_day.median_score,
+            p10_score: agent_day.p10_score,
+            pass_rate: agent_day.pass_rate,
+            flagged: agent_day.flagged,
+            failures_by_category: agent_day
+                .failures_by_category
+                .into_iter()
+                .map(|(category, count)| (category.as_str().to_string(), count))
+                .collect(),
+        });
+    }
+    summary.n_agent_days = tables.agents.len();
+    Ok((tables, summary))
+}

@@ -1,0 +1,327 @@
+//! `callqa run`: the nightly batch, from a folder or manifest to a dataset.
+//!
+//! Order of work: validate everything that can fail for the whole batch (rules, model, output
+//! folder) before touching any call; discover; process calls in parallel (one Whisper state per
+//! worker); then rebuild the tables, the report and the run manifest from the run state.
+//!
+//! Promises: every discovered input ends as scored, not_scorable or failed; a killed run
+//! started again finishes the job without duplicates (per-call records are atomic and tables
+//! are rebuilt whole); calls already transcribed with the same audio, model and settings are
+//! not transcribed again.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::analyse::{AnalysisOptions, Analyzer, TableSummary, build_tables};
+use crate::dataset::{Shard, write_tables};
+use crate::decode::DecodeOptions;
+use crate::discover::{DiscoverOptions, discover};
+use crate::pipeline::{AudioPath, CallProgress};
+use crate::store::{CallRecord, Failure, Outcome, Store, write_atomically};
+use crate::transcribe::{AsrSettings, Transcriber};
+use crate::types::CallSpec;
+use crate::vad::VadConfig;
+
+pub use crate::VERSION;
+
+/// A validated configuration for one run. Built once, before any work.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub input: PathBuf,
+    pub out: PathBuf,
+    pub model: PathBuf,
+    pub rules_dir: PathBuf,
+    pub workers: usize,
+    pub asr: AsrSettings,
+    pub shard: Shard,
+    pub discover: DiscoverOptions,
+    pub decode: DecodeOptions,
+    pub vad: VadConfig,
+    pub analysis: AnalysisOptions,
+    pub show_progress: bool,
+}
+
+/// Counts and timings of a run: printed at the end and written into the run manifest.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub version: String,
+    pub host: String,
+    pub input: String,
+    pub out: String,
+    pub shard: String,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub model_path: String,
+    pub model_id: String,
+    pub asr_settings: String,
+    pub rules_hash: String,
+    pub workers: usize,
+    pub threads_per_worker: usize,
+    /// Inputs discovered in this shard.
+    pub n_inputs: usize,
+    /// Of those: transcribed now, taken from the cache, failed.
+    pub n_transcribed: usize,
+    pub n_cached: usize,
+    pub n_failed: usize,
+    pub n_whisper_windows: u64,
+    /// Seconds of call audio processed in this run (cache hits excluded).
+    pub audio_seconds_transcribed: f64,
+    pub wall_seconds: f64,
+    /// Call-audio seconds per wall second over the transcribing part of the run.
+    pub throughput: Option<f64>,
+    /// Summed per-stage CPU-side seconds over all calls processed in this run.
+    pub stage_seconds: BTreeMap<String, f64>,
+    /// The whole dataset after this run (all nights, this shard).
+    pub dataset: TableSummary,
+    pub files_written: Vec<String>,
+    /// Failures of this run's inputs: (call id, stage, error).
+    pub failures: Vec<(String, String, String)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Setup(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_string())
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+fn progress_bar(n_calls: usize, show: bool) -> ProgressBar {
+    let target = if show && std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(Some(n_calls as u64), target);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} calls · {msg} · ETA {eta}",
+        )
+        .expect("progress template is valid"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(250));
+    bar
+}
+
+pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
+    let run_started = Instant::now();
+    let started_at = Utc::now();
+    // Everything that can fail for the whole batch fails here, in the first second.
+    let analyzer = Analyzer::load(&options.rules_dir, options.analysis.clone())
+        .map_err(|error| RunError::Setup(format!("{error:#}")))?;
+    crate::model::read_ggml_header(&options.model)
+        .map_err(|error| RunError::Setup(error.to_string()))?;
+    let model_id = crate::model::model_id(&options.model)
+        .map_err(|error| RunError::Setup(error.to_string()))?;
+    let discovery = discover(&options.input, &options.discover)
+        .map_err(|error| RunError::Setup(error.to_string()))?;
+    fs_err::create_dir_all(&options.out).map_err(|error| {
+        RunError::Setup(format!("cannot create the output folder: {error}"))
+    })?;
+    let store = Store::open(&options.out).map_err(|error| RunError::Setup(error.to_string()))?;
+    let transcriber = Transcriber::load(&options.model, options.asr.clone())
+        .map_err(|error| RunError::Setup(error.to_string()))?;
+    let asr_settings_key = options.asr.cache_key();
+
+    let calls: Vec<&CallSpec> = discovery
+        .calls
+        .iter()
+        .filter(|call| options.shard.contains(&call.call_id))
+        .collect();
+    let problems: Vec<_> = discovery
+        .problems
+        .iter()
+        .filter(|problem| options.shard.contains(&problem.call_id))
+        .collect();
+
+    let mut summary = RunSummary {
+        run_id: format!(
+            "{}-shard{}of{}",
+            started_at.format("%Y%m%dT%H%M%SZ"),
+            options.shard.index,
+            options.shard.count
+        ),
+        version: VERSION.to_string(),
+        host: host_name(),
+        input: options.input.display().to_string(),
+        out: options.out.display().to_string(),
+        shard: format!("{}/{}", options.shard.index, options.shard.count),
+        started_at: Some(started_at),
+        model_path: options.model.display().to_string(),
+        model_id: model_id.clone(),
+        asr_settings: asr_settings_key.clone(),
+        rules_hash: analyzer.rules_hash().to_string(),
+        workers: options.workers,
+        threads_per_worker: options.asr.threads_per_worker,
+        n_inputs: calls.len() + problems.len(),
+        ..RunSummary::default()
+    };
+
+    // Inputs that never became calls still end in exactly one state: failed, at discovery.
+    for problem in &problems {
+        let spec = CallSpec {
+            call_id: problem.call_id.clone(),
+            agent_id: "unknown".to_string(),
+            path: problem.path.clone(),
+            started_at: None,
+            agent_channel: None,
+            language: None,
+        };
+        let record = CallRecord {
+            spec,
+            outcome: Outcome::Failed(Failure {
+                stage: "discover".to_string(),
+                error: problem.kind.to_string(),
+                message: problem.message.clone(),
+            }),
+            audio_sha256: None,
+            model_id: None,
+            asr_settings: None,
+            processed_at: Utc::now(),
+            stage_seconds: BTreeMap::new(),
+        };
+        store.save_record(&record).map_err(anyhow::Error::from)?;
+        summary.n_failed += 1;
+        summary
+            .failures
+            .push((problem.call_id.clone(), "discover".to_string(), problem.kind.to_string()));
+    }
+
+    let n_workers = options.workers.max(1).min(calls.len().max(1));
+    let workers: Vec<Mutex<crate::transcribe::Worker<'_>>> = (0..n_workers)
+        .map(|_| transcriber.new_worker().map(Mutex::new))
+        .collect::<Result<_, _>>()
+        .map_err(|error| RunError::Setup(error.to_string()))?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(n_workers)
+        .thread_name(|index| format!("callqa-worker-{index}"))
+        .build()
+        .map_err(|error| RunError::Setup(format!("cannot start worker threads: {error}")))?;
+    let audio_path = AudioPath {
+        store: &store,
+        model_id: &model_id,
+        asr_settings_key: &asr_settings_key,
+        decode_options: &options.decode,
+        vad_config: &options.vad,
+    };
+    let bar = progress_bar(calls.len(), options.show_progress);
+    let audio_ms_done = std::sync::atomic::AtomicU64::new(0);
+    let transcribe_started = Instant::now();
+    let results: Vec<_> = pool.install(|| {
+        calls
+            .par_iter()
+            .with_max_len(1)
+            .map(|call| {
+                let worker_index = rayon::current_thread_index().unwrap_or(0) % workers.len();
+                let mut worker = workers[worker_index]
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                let result = audio_path.process(&mut worker, call);
+                if let Ok(processed) = &result {
+                    let total = audio_ms_done.fetch_add(processed.audio_ms, std::sync::atomic::Ordering::Relaxed)
+                        + processed.audio_ms;
+                    bar.set_message(format!("{:.2} h audio", total as f64 / 3_600_000.0));
+                }
+                bar.inc(1);
+                (call.call_id.clone(), result)
+            })
+            .collect()
+    });
+    let transcribe_wall = transcribe_started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+
+    for (call_id, result) in results {
+        let processed = result.map_err(anyhow::Error::from)?;
+        match processed.progress {
+            CallProgress::Cached => summary.n_cached += 1,
+            CallProgress::Transcribed { n_windows } => {
+                summary.n_transcribed += 1;
+                summary.n_whisper_windows += u64::from(n_windows);
+                summary.audio_seconds_transcribed += processed.audio_ms as f64 / 1000.0;
+            }
+            CallProgress::Failed => {
+                summary.n_failed += 1;
+                if let Some(record) = store.load_record(&call_id).map_err(anyhow::Error::from)?
+                    && let Outcome::Failed(failure) = record.outcome
+                {
+                    summary.failures.push((call_id.clone(), failure.stage, failure.error));
+                }
+            }
+        }
+        for (stage, seconds) in processed.stage_seconds {
+            *summary.stage_seconds.entry(stage).or_insert(0.0) += seconds;
+        }
+    }
+    if summary.audio_seconds_transcribed > 0.0 && transcribe_wall > 0.0 {
+        summary.throughput = Some(summary.audio_seconds_transcribed / transcribe_wall);
+    }
+    summary
+        .stage_seconds
+        .insert("wall_audio".to_string(), transcribe_wall);
+
+    let tables_started = Instant::now();
+    let written = write_dataset(&store, &analyzer, &options.out, options.shard, &mut summary)?;
+    summary
+        .stage_seconds
+        .insert("wall_analyse_and_write".to_string(), tables_started.elapsed().as_secs_f64());
+    summary.files_written = written;
+    summary.finished_at = Some(Utc::now());
+    summary.wall_seconds = run_started.elapsed().as_secs_f64();
+    write_run_manifest(&options.out, &summary)?;
+    Ok(summary)
+}
+
+/// Rebuilds every table and the report of this shard from the run state. Shared by `run` and
+/// `rescore`, so both produce the same rows from the same state and rules.
+pub fn write_dataset(
+    store: &Store,
+    analyzer: &Analyzer,
+    out: &Path,
+    shard: Shard,
+    summary: &mut RunSummary,
+) -> Result<Vec<String>, RunError> {
+    let records: Vec<CallRecord> = store
+        .all_records()
+        .map_err(anyhow::Error::from)?
+        .into_iter()
+        .filter(|record| shard.contains(&record.spec.call_id))
+        .collect();
+    let (tables, table_summary) = build_tables(store, analyzer, &records).map_err(RunError::Other)?;
+    let written = write_tables(out, &tables, shard, Utc::now().date_naive())
+        .map_err(|error| RunError::Other(error.into()))?;
+    summary.dataset = table_summary;
+    let mut files: Vec<String> = written
+        .files
+        .iter()
+        .map(|path| path.display().to_string())
+        .collect();
+    let report_path = out.join("report.html");
+    let report = crate::report::render(&tables, &summary.rules_hash);
+    write_atomically(&report_path, report.as_bytes(), false).map_err(anyhow::Error::from)?;
+    files.push("report.html".to_string());
+    Ok(files)
+}
+
+fn write_run_manifest(out: &Path, summary: &RunSummary) -> Result<(), RunError> {
+    let path = out.join("runs").join(format!("{}.json", summary.run_id));
+    let json = serde_json::to_vec_pretty(summary).map_err(anyhow::Error::from)?;
+    write_atomically(&path, &json, false).map_err(anyhow::Error::from)?;
+    Ok(())
+}
