@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use whisper_rs::{
-    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
+    DtwMode, DtwModelPreset, DtwParameters, FullParams, SamplingStrategy, WhisperContext,
+    WhisperContextParameters, WhisperState,
 };
 
 use crate::types::{SegmentQuality, SpeechRegion};
@@ -24,7 +25,7 @@ use crate::types::{SegmentQuality, SpeechRegion};
 pub const WINDOW_MAX_MS: u64 = 28_000;
 /// Pause inserted between packed regions, long enough for Whisper to end a sentence there and
 /// short enough not to invite text over silence.
-pub const PACKING_GAP_MS: u64 = 600;
+pub const PACKING_GAP_MS: u64 = 800;
 const SAMPLES_PER_MS: u64 = 16;
 
 /// Decoding settings. Part of the transcript cache key: changing any of them re-transcribes.
@@ -102,9 +103,22 @@ impl Transcriber {
         // whisper.cpp prints its loading log on stderr; route it away so that the only
         // messages a user sees are callqa's.
         whisper_rs::install_logging_hooks();
+        let header = crate::model::read_ggml_header(model_path).map_err(|error| {
+            TranscribeError::ModelLoad {
+                path: model_path.to_path_buf(),
+                message: error.to_string(),
+            }
+        })?;
         let mut parameters = WhisperContextParameters::default();
         // Flash attention is slower on CPU (11–32 % measured here) and there is no GPU build.
         parameters.use_gpu(false).flash_attn(false);
+        // Word times from cross-attention alignment (DTW): the plain token times of
+        // whisper.cpp drift by half a second or more, enough to put the first words of an
+        // utterance into the one packed before it.
+        parameters.dtw_parameters(DtwParameters {
+            mode: dtw_mode(&header.hyperparameters),
+            ..DtwParameters::default()
+        });
         let path_text = model_path.to_str().ok_or_else(|| TranscribeError::ModelLoad {
             path: model_path.to_path_buf(),
             message: "the path is not valid UTF-8".to_string(),
@@ -133,6 +147,32 @@ impl Transcriber {
             transcriber: self,
             state,
         })
+    }
+}
+
+/// The alignment heads for DTW word times: whisper.cpp's preset for the standard model sizes
+/// (recognised by their shape), else the top half of the text layers.
+fn dtw_mode(hyperparameters: &crate::model::GgmlHyperparameters) -> DtwMode<'static> {
+    let multilingual = hyperparameters.n_vocab >= 51_865;
+    let preset = match (hyperparameters.n_text_layer, hyperparameters.n_text_state, multilingual) {
+        (4, 384, true) => Some(DtwModelPreset::Tiny),
+        (4, 384, false) => Some(DtwModelPreset::TinyEn),
+        (6, 512, true) => Some(DtwModelPreset::Base),
+        (6, 512, false) => Some(DtwModelPreset::BaseEn),
+        (12, 768, true) => Some(DtwModelPreset::Small),
+        (12, 768, false) => Some(DtwModelPreset::SmallEn),
+        (24, 1024, true) => Some(DtwModelPreset::Medium),
+        (24, 1024, false) => Some(DtwModelPreset::MediumEn),
+        (4, 1280, true) => Some(DtwModelPreset::LargeV3Turbo),
+        (32, 1280, true) if hyperparameters.n_mels == 128 => Some(DtwModelPreset::LargeV3),
+        (32, 1280, true) => Some(DtwModelPreset::LargeV2),
+        _ => None,
+    };
+    match preset {
+        Some(model_preset) => DtwMode::ModelPreset { model_preset },
+        None => DtwMode::TopMost {
+            n_top: (hyperparameters.n_text_layer / 2).max(1),
+        },
     }
 }
 
@@ -353,6 +393,7 @@ impl Worker<'_> {
         self.state.full(params, audio).map_err(whisper_error)?;
 
         let end_of_text = self.transcriber.context.token_eot();
+        let mut previous_piece: Option<usize> = None;
         for segment in self.state.as_iter() {
             let no_speech_probability = segment.no_speech_probability();
             let segment_start_ms = segment.start_timestamp().max(0) as u64 * 10;
@@ -369,12 +410,29 @@ impl Worker<'_> {
                 let Ok(bytes) = token.to_bytes() else {
                     continue;
                 };
-                let (start_ms, end_ms) = if data.t1 > data.t0 && data.t0 >= 0 {
-                    (data.t0 as u64 * 10, data.t1 as u64 * 10)
-                } else {
-                    (segment_start_ms, segment_end_ms)
+                // Two estimates of when the token is spoken, each off by up to half a second
+                // in its own direction on telephone speech: whisper.cpp's token start tends
+                // early and the DTW alignment time late. Their mean lands in the right region
+                // across a packing pause; either alone is used when the other is missing.
+                let start_estimate = (data.t1 >= data.t0 && data.t0 >= 0).then(|| data.t0 as u64 * 10);
+                let alignment_estimate = (data.t_dtw >= 0).then(|| data.t_dtw as u64 * 10);
+                let token_ms = match (start_estimate, alignment_estimate) {
+                    (Some(start), Some(alignment)) => (start + alignment) / 2,
+                    (Some(time), None) | (None, Some(time)) => time,
+                    (None, None) => (segment_start_ms + segment_end_ms) / 2,
                 };
-                let piece = pieces[piece_at(pieces, (start_ms + end_ms) / 2)];
+                let is_punctuation = !String::from_utf8_lossy(bytes)
+                    .chars()
+                    .any(char::is_alphanumeric);
+                // Punctuation belongs to the word before it, and speech runs forward: a token
+                // never goes to a region before the previous token's.
+                let piece_index = match previous_piece {
+                    Some(previous) if is_punctuation => previous,
+                    Some(previous) => piece_at(pieces, token_ms).max(previous),
+                    None => piece_at(pieces, token_ms),
+                };
+                previous_piece = Some(piece_index);
+                let piece = pieces[piece_index];
                 let accumulator = &mut accumulators[piece.region_index];
                 accumulator.bytes.extend_from_slice(bytes);
                 accumulator.probability_sum += f64::from(data.p);
@@ -445,6 +503,26 @@ fn strip_sound_descriptions(text: &str) -> String {
     kept.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Digits read out (card and account numbers) legitimately repeat a digit many times, so a
+/// numeric unit only counts as a loop past the longest number a caller reads (19 digits).
+const NUMERIC_LOOP_REPEATS: usize = 20;
+
+/// Spoken digits in the languages of the default rulebooks, so that "one one one one" in a
+/// card number is not mistaken for a loop.
+const DIGIT_WORDS: &[&str] = &[
+    "zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+    "cero", "uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve",
+    "ноль", "один", "два", "три", "четыре", "пять", "шесть", "семь", "восемь", "девять",
+    "zero", "jeden", "dwa", "trzy", "cztery", "pięć", "sześć", "siedem", "osiem", "dziewięć",
+    "零", "一", "幺", "二", "两", "三", "四", "五", "六", "七", "八", "九",
+    "صفر", "یک", "دو", "سه", "چهار", "پنج", "شش", "هفت", "هشت", "نه",
+];
+
+fn is_numeric_word(folded: &str) -> bool {
+    !folded.is_empty()
+        && (folded.chars().all(|character| character.is_numeric()) || DIGIT_WORDS.contains(&folded))
+}
+
 /// Cuts repetition loops: a word or phrase of up to four words repeated back to back more
 /// often than speech does ("no, no, no" stays; the same word forty times does not).
 /// Returns the text with each loop cut to its first two occurrences, and whether it cut.
@@ -456,8 +534,17 @@ pub fn trim_repetitions(text: &str) -> (String, bool) {
     let mut position = 0;
     'outer: while position < words.len() {
         for phrase_length in 1..=4 {
-            // One-word repeats need more occurrences to count as a loop than phrases do.
-            let min_repeats = if phrase_length == 1 { 4 } else { 3 };
+            // One-word repeats need more occurrences to count as a loop than phrases do, and
+            // digits far more (see NUMERIC_LOOP_REPEATS).
+            let numeric = (0..phrase_length)
+                .all(|offset| folded.get(position + offset).is_some_and(|word| is_numeric_word(word)));
+            let min_repeats = if numeric {
+                NUMERIC_LOOP_REPEATS
+            } else if phrase_length == 1 {
+                4
+            } else {
+                3
+            };
             let mut repeats = 1;
             while position + (repeats + 1) * phrase_length <= words.len()
                 && (0..phrase_length).all(|offset| {
@@ -478,6 +565,55 @@ pub fn trim_repetitions(text: &str) -> (String, bool) {
         position += 1;
     }
     (kept.join(" "), trimmed)
+}
+
+/// Cuts loops inside words, where Whisper repeats a syllable without spaces
+/// ("wadwadwadwad…", or Chinese characters over and over). A unit of up to eight characters
+/// repeated back to back at least five times (eight for single characters, so "hmmmm" stays)
+/// is cut to two occurrences.
+pub fn trim_character_loops(text: &str) -> (String, bool) {
+    let characters: Vec<char> = text.chars().collect();
+    let mut kept = String::with_capacity(text.len());
+    let mut trimmed = false;
+    let mut position = 0;
+    'outer: while position < characters.len() {
+        for unit_length in 1..=8 {
+            if position + unit_length > characters.len() {
+                break;
+            }
+            let unit = &characters[position..position + unit_length];
+            if unit.iter().all(|character| character.is_whitespace()) {
+                continue;
+            }
+            let numeric = unit
+                .iter()
+                .all(|character| character.is_numeric() || !character.is_alphanumeric());
+            let min_repeats = if numeric {
+                NUMERIC_LOOP_REPEATS
+            } else if unit_length == 1 {
+                8
+            } else {
+                5
+            };
+            let mut repeats = 1;
+            while position + (repeats + 1) * unit_length <= characters.len()
+                && characters[position + repeats * unit_length..position + (repeats + 1) * unit_length] == *unit
+            {
+                repeats += 1;
+            }
+            if repeats >= min_repeats {
+                for _ in 0..2 {
+                    kept.extend(unit.iter());
+                }
+                position += repeats * unit_length;
+                trimmed = true;
+                continue 'outer;
+            }
+        }
+        kept.push(characters[position]);
+        position += 1;
+    }
+    (kept, trimmed)
 }
 
 /// Decides what becomes of one utterance's raw text: `None` drops it (nothing but sound
@@ -502,8 +638,9 @@ fn guard_utterance(
     {
         return None;
     }
-    let (text, trimmed) = trim_repetitions(&text);
-    let quality = if trimmed {
+    let (text, trimmed_characters) = trim_character_loops(&text);
+    let (text, trimmed_words) = trim_repetitions(&text);
+    let quality = if trimmed_characters || trimmed_words {
         SegmentQuality::RepetitionTrimmed
     } else if confidence < settings.min_confidence {
         SegmentQuality::LowConfidence
@@ -570,6 +707,18 @@ mod tests {
             trim_repetitions("thank you so much thank you so much thank you so much thank you so much");
         assert!(trimmed);
         assert_eq!(text, "thank you so much thank you so much");
+        let card = "four one one one one one one one one one one one one one one one";
+        assert_eq!(trim_repetitions(card), (card.to_string(), false));
+    }
+
+    #[test]
+    fn loops_inside_words_are_cut() {
+        let looped = format!("one, one, or {}", "wad".repeat(60));
+        assert_eq!(trim_character_loops(&looped), ("one, one, or wadwad".to_string(), true));
+        assert_eq!(trim_character_loops(&"好".repeat(30)), ("好好".to_string(), true));
+        for natural in ["Hmmmm, okay.", "1111 2222", "hahaha", "4111111111111111", "4, 1, 1, 1, 1, 1, 1, 1, 1"] {
+            assert_eq!(trim_character_loops(natural), (natural.to_string(), false), "{natural}");
+        }
     }
 
     #[test]
