@@ -1,5 +1,7 @@
+use callqa::decode::*;
+use callqa::transcribe::*;
+use callqa::vad::*;
 use std::path::Path;
-use callqa::decode::*; use callqa::vad::*; use callqa::transcribe::*;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let t = Transcriber::load(Path::new(&args[1]), AsrSettings::default()).unwrap();
@@ -10,9 +12,26 @@ fn main() {
         for (ci, ch) in audio.channels.iter().enumerate() {
             let regions = detect_speech(ch, &VadConfig::default());
             let text = w.transcribe_channel(ch, &regions, Some(&args[2])).unwrap();
-            println!("{f} ch{ci} windows={} dropped={}", text.n_windows, text.n_dropped);
-            for u in &text.utterances { let r = regions[u.region_index]; println!("  [{:.1}-{:.1}] {:?} {:.2} {}", r.start_ms as f64/1000.0, r.end_ms as f64/1000.0, u.quality, u.confidence, u.text); }
+            println!(
+                "{f} ch{ci} windows={} dropped={}",
+                text.n_windows, text.n_dropped
+            );
+            for u in &text.utterances {
+                let r = regions[u.region_index];
+                println!(
+                    "  [{:.1}-{:.1}] {:?} {:.2} {}",
+                    r.start_ms as f64 / 1000.0,
+                    r.end_ms as f64 / 1000.0,
+                    u.quality,
+                    u.confidence,
+                    u.text
+                );
+            }
         }
-        println!("  {:.2}s for {:.1}s audio", start.elapsed().as_secs_f64(), audio.duration_ms as f64/1000.0);
+        println!(
+            "  {:.2}s for {:.1}s audio",
+            start.elapsed().as_secs_f64(),
+            audio.duration_ms as f64 / 1000.0
+        );
     }
 }

@@ -78,7 +78,12 @@ impl Analyzer {
         let rules = RuleSet::load(rules_dir)
             .with_context(|| format!("cannot load the rulebooks in {}", rules_dir.display()))?;
         let lexicons = ToneLexicons::load(&rules_dir.join("lexicons").join("sentiment"))
-            .with_context(|| format!("cannot load the sentiment lexicons in {}", rules_dir.display()))?;
+            .with_context(|| {
+                format!(
+                    "cannot load the sentiment lexicons in {}",
+                    rules_dir.display()
+                )
+            })?;
         Ok(Analyzer {
             rules,
             lexicons,
@@ -95,7 +100,11 @@ impl Analyzer {
     }
 
     /// Measures, applies the rulebook of the call's language, and scores.
-    pub fn analyse(&self, transcript: &CallTranscript, manifest_language: Option<&str>) -> CallAnalysis {
+    pub fn analyse(
+        &self,
+        transcript: &CallTranscript,
+        manifest_language: Option<&str>,
+    ) -> CallAnalysis {
         let language = manifest_language.or(transcript.language());
         let measurements = crate::tone::analyse(
             transcript,
@@ -258,7 +267,19 @@ pub fn build_tables(
             .iter()
             .map(|tone| (tone.segment_index, tone))
             .collect();
-        for (segment_index, segment) in transcript.segments.iter().enumerate() {
+        // Redacted over the whole call, so a number read across two utterances is caught.
+        let segment_texts: Vec<String> = if analyzer.options.keep_personal_data {
+            transcript
+                .segments
+                .iter()
+                .map(|segment| segment.text.clone())
+                .collect()
+        } else {
+            crate::pii::redact_transcript(&transcript, &language)
+        };
+        for (segment_index, (segment, text)) in
+            transcript.segments.iter().zip(segment_texts).enumerate()
+        {
             let tone = tone_by_segment.get(&segment_index);
             tables.segments.push(SegmentRow {
                 call_id: spec.call_id.clone(),
@@ -269,7 +290,7 @@ pub fn build_tables(
                 channel: segment.channel,
                 start_ms: segment.start_ms,
                 end_ms: segment.end_ms,
-                text: analyzer.redact(&segment.text, &language),
+                text,
                 confidence: segment.confidence,
                 quality: segment.quality.as_str().to_string(),
                 sentiment: tone.map(|tone| tone.sentiment),
@@ -300,7 +321,12 @@ pub fn build_tables(
     let aggregate_input: Vec<_> = scored_calls
         .iter()
         .map(|(agent_id, date, analysis)| {
-            (agent_id.as_str(), *date, &analysis.score, analysis.findings.as_slice())
+            (
+                agent_id.as_str(),
+                *date,
+                &analysis.score,
+                analysis.findings.as_slice(),
+            )
         })
         .collect();
     for agent_day in aggregate_agents(&aggregate_input) {

@@ -35,8 +35,14 @@ impl Shard {
         let (index, count) = text
             .split_once('/')
             .ok_or_else(|| format!("shard {text:?} is not K/N (e.g. 0/4)"))?;
-        let index: u32 = index.trim().parse().map_err(|_| format!("shard index {index:?} is not a number"))?;
-        let count: u32 = count.trim().parse().map_err(|_| format!("shard count {count:?} is not a number"))?;
+        let index: u32 = index
+            .trim()
+            .parse()
+            .map_err(|_| format!("shard index {index:?} is not a number"))?;
+        let count: u32 = count
+            .trim()
+            .parse()
+            .map_err(|_| format!("shard count {count:?} is not a number"))?;
         if count == 0 || index >= count {
             return Err(format!("shard {index}/{count}: need 0 ≤ K < N"));
         }
@@ -215,7 +221,10 @@ pub enum DatasetError {
 }
 
 fn utc_datetime() -> DataType {
-    DataType::Datetime(TimeUnit::Milliseconds, Some(PlSmallStr::from_static("UTC").into()))
+    DataType::Datetime(
+        TimeUnit::Milliseconds,
+        Some(PlSmallStr::from_static("UTC").into()),
+    )
 }
 
 /// One column of a frame under construction; keeps the `Column::new` noise in one place.
@@ -232,7 +241,10 @@ fn frame(table: &'static str, columns: Vec<Column>) -> Result<DataFrame, Dataset
 }
 
 fn calls_frame(rows: &[&CallRow]) -> Result<DataFrame, DatasetError> {
-    let polars_error = |source| DatasetError::Polars { table: "calls", source };
+    let polars_error = |source| DatasetError::Polars {
+        table: "calls",
+        source,
+    };
     let started_at = column(
         "started_at",
         rows.iter()
@@ -242,39 +254,129 @@ fn calls_frame(rows: &[&CallRow]) -> Result<DataFrame, DatasetError> {
     .cast(&utc_datetime())
     .map_err(polars_error)?;
     let mut columns = vec![
-        column("call_id", rows.iter().map(|row| row.call_id.as_str()).collect::<Vec<_>>()),
-        column("agent_id", rows.iter().map(|row| row.agent_id.as_str()).collect::<Vec<_>>()),
+        column(
+            "call_id",
+            rows.iter()
+                .map(|row| row.call_id.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        column(
+            "agent_id",
+            rows.iter()
+                .map(|row| row.agent_id.as_str())
+                .collect::<Vec<_>>(),
+        ),
         started_at,
-        column("duration_ms", rows.iter().map(|row| row.duration_ms).collect::<Vec<_>>()),
-        column("language", rows.iter().map(|row| row.language.as_deref()).collect::<Vec<_>>()),
-        column("layout", rows.iter().map(|row| row.layout.as_deref()).collect::<Vec<_>>()),
-        column("source_sample_rate", rows.iter().map(|row| row.source_sample_rate).collect::<Vec<_>>()),
-        column("status", rows.iter().map(|row| row.status.as_str()).collect::<Vec<_>>()),
-        column("status_reason", rows.iter().map(|row| row.status_reason.as_deref()).collect::<Vec<_>>()),
-        column("score", rows.iter().map(|row| row.score).collect::<Vec<_>>()),
-        column("flagged", rows.iter().map(|row| row.flagged).collect::<Vec<_>>()),
-        column("auto_fail", rows.iter().map(|row| row.auto_fail).collect::<Vec<_>>()),
-        column("n_findings", rows.iter().map(|row| row.n_findings).collect::<Vec<_>>()),
-        column("n_segments", rows.iter().map(|row| row.n_segments).collect::<Vec<_>>()),
-        column("n_dropped_segments", rows.iter().map(|row| row.n_dropped_segments).collect::<Vec<_>>()),
+        column(
+            "duration_ms",
+            rows.iter().map(|row| row.duration_ms).collect::<Vec<_>>(),
+        ),
+        column(
+            "language",
+            rows.iter()
+                .map(|row| row.language.as_deref())
+                .collect::<Vec<_>>(),
+        ),
+        column(
+            "layout",
+            rows.iter()
+                .map(|row| row.layout.as_deref())
+                .collect::<Vec<_>>(),
+        ),
+        column(
+            "source_sample_rate",
+            rows.iter()
+                .map(|row| row.source_sample_rate)
+                .collect::<Vec<_>>(),
+        ),
+        column(
+            "status",
+            rows.iter()
+                .map(|row| row.status.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        column(
+            "status_reason",
+            rows.iter()
+                .map(|row| row.status_reason.as_deref())
+                .collect::<Vec<_>>(),
+        ),
+        column(
+            "score",
+            rows.iter().map(|row| row.score).collect::<Vec<_>>(),
+        ),
+        column(
+            "flagged",
+            rows.iter().map(|row| row.flagged).collect::<Vec<_>>(),
+        ),
+        column(
+            "auto_fail",
+            rows.iter().map(|row| row.auto_fail).collect::<Vec<_>>(),
+        ),
+        column(
+            "n_findings",
+            rows.iter().map(|row| row.n_findings).collect::<Vec<_>>(),
+        ),
+        column(
+            "n_segments",
+            rows.iter().map(|row| row.n_segments).collect::<Vec<_>>(),
+        ),
+        column(
+            "n_dropped_segments",
+            rows.iter()
+                .map(|row| row.n_dropped_segments)
+                .collect::<Vec<_>>(),
+        ),
         column(
             "n_low_confidence_segments",
-            rows.iter().map(|row| row.n_low_confidence_segments).collect::<Vec<_>>(),
+            rows.iter()
+                .map(|row| row.n_low_confidence_segments)
+                .collect::<Vec<_>>(),
         ),
-        column("agent_tone", rows.iter().map(|row| row.agent_tone.as_deref()).collect::<Vec<_>>()),
+        column(
+            "agent_tone",
+            rows.iter()
+                .map(|row| row.agent_tone.as_deref())
+                .collect::<Vec<_>>(),
+        ),
     ];
     for metric in METRIC_COLUMNS {
         columns.push(column(
             metric,
-            rows.iter().map(|row| row.metrics.get(*metric).copied()).collect::<Vec<_>>(),
+            rows.iter()
+                .map(|row| row.metrics.get(*metric).copied())
+                .collect::<Vec<_>>(),
         ));
     }
     columns.extend([
-        column("audio_sha256", rows.iter().map(|row| row.audio_sha256.as_deref()).collect::<Vec<_>>()),
-        column("model_id", rows.iter().map(|row| row.model_id.as_deref()).collect::<Vec<_>>()),
-        column("rules_hash", rows.iter().map(|row| row.rules_hash.as_str()).collect::<Vec<_>>()),
-        column("version", rows.iter().map(|row| row.version.as_str()).collect::<Vec<_>>()),
-        column("path", rows.iter().map(|row| row.path.as_str()).collect::<Vec<_>>()),
+        column(
+            "audio_sha256",
+            rows.iter()
+                .map(|row| row.audio_sha256.as_deref())
+                .collect::<Vec<_>>(),
+        ),
+        column(
+            "model_id",
+            rows.iter()
+                .map(|row| row.model_id.as_deref())
+                .collect::<Vec<_>>(),
+        ),
+        column(
+            "rules_hash",
+            rows.iter()
+                .map(|row| row.rules_hash.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        column(
+            "version",
+            rows.iter()
+                .map(|row| row.version.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        column(
+            "path",
+            rows.iter().map(|row| row.path.as_str()).collect::<Vec<_>>(),
+        ),
     ]);
     frame("calls", columns)
 }
@@ -283,18 +385,64 @@ fn segments_frame(rows: &[&SegmentRow]) -> Result<DataFrame, DatasetError> {
     frame(
         "segments",
         vec![
-            column("call_id", rows.iter().map(|row| row.call_id.as_str()).collect::<Vec<_>>()),
-            column("agent_id", rows.iter().map(|row| row.agent_id.as_str()).collect::<Vec<_>>()),
-            column("segment_index", rows.iter().map(|row| row.segment_index).collect::<Vec<_>>()),
-            column("speaker", rows.iter().map(|row| row.speaker.as_str()).collect::<Vec<_>>()),
-            column("channel", rows.iter().map(|row| u32::from(row.channel)).collect::<Vec<_>>()),
-            column("start_ms", rows.iter().map(|row| row.start_ms).collect::<Vec<_>>()),
-            column("end_ms", rows.iter().map(|row| row.end_ms).collect::<Vec<_>>()),
-            column("text", rows.iter().map(|row| row.text.as_str()).collect::<Vec<_>>()),
-            column("confidence", rows.iter().map(|row| row.confidence).collect::<Vec<_>>()),
-            column("quality", rows.iter().map(|row| row.quality.as_str()).collect::<Vec<_>>()),
-            column("sentiment", rows.iter().map(|row| row.sentiment).collect::<Vec<_>>()),
-            column("arousal", rows.iter().map(|row| row.arousal).collect::<Vec<_>>()),
+            column(
+                "call_id",
+                rows.iter()
+                    .map(|row| row.call_id.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            column(
+                "agent_id",
+                rows.iter()
+                    .map(|row| row.agent_id.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            column(
+                "segment_index",
+                rows.iter().map(|row| row.segment_index).collect::<Vec<_>>(),
+            ),
+            column(
+                "speaker",
+                rows.iter()
+                    .map(|row| row.speaker.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            column(
+                "channel",
+                rows.iter()
+                    .map(|row| u32::from(row.channel))
+                    .collect::<Vec<_>>(),
+            ),
+            column(
+                "start_ms",
+                rows.iter().map(|row| row.start_ms).collect::<Vec<_>>(),
+            ),
+            column(
+                "end_ms",
+                rows.iter().map(|row| row.end_ms).collect::<Vec<_>>(),
+            ),
+            column(
+                "text",
+                rows.iter().map(|row| row.text.as_str()).collect::<Vec<_>>(),
+            ),
+            column(
+                "confidence",
+                rows.iter().map(|row| row.confidence).collect::<Vec<_>>(),
+            ),
+            column(
+                "quality",
+                rows.iter()
+                    .map(|row| row.quality.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            column(
+                "sentiment",
+                rows.iter().map(|row| row.sentiment).collect::<Vec<_>>(),
+            ),
+            column(
+                "arousal",
+                rows.iter().map(|row| row.arousal).collect::<Vec<_>>(),
+            ),
         ],
     )
 }
@@ -303,37 +451,117 @@ fn findings_frame(rows: &[&FindingRow]) -> Result<DataFrame, DatasetError> {
     frame(
         "findings",
         vec![
-            column("call_id", rows.iter().map(|row| row.call_id.as_str()).collect::<Vec<_>>()),
-            column("agent_id", rows.iter().map(|row| row.agent_id.as_str()).collect::<Vec<_>>()),
-            column("rule_id", rows.iter().map(|row| row.rule_id.as_str()).collect::<Vec<_>>()),
-            column("category", rows.iter().map(|row| row.category.as_str()).collect::<Vec<_>>()),
-            column("severity", rows.iter().map(|row| row.severity.as_str()).collect::<Vec<_>>()),
-            column("points", rows.iter().map(|row| row.points).collect::<Vec<_>>()),
-            column("speaker", rows.iter().map(|row| row.speaker.as_str()).collect::<Vec<_>>()),
-            column("start_ms", rows.iter().map(|row| row.start_ms).collect::<Vec<_>>()),
-            column("end_ms", rows.iter().map(|row| row.end_ms).collect::<Vec<_>>()),
-            column("evidence", rows.iter().map(|row| row.evidence.as_str()).collect::<Vec<_>>()),
-            column("description", rows.iter().map(|row| row.description.as_str()).collect::<Vec<_>>()),
+            column(
+                "call_id",
+                rows.iter()
+                    .map(|row| row.call_id.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            column(
+                "agent_id",
+                rows.iter()
+                    .map(|row| row.agent_id.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            column(
+                "rule_id",
+                rows.iter()
+                    .map(|row| row.rule_id.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            column(
+                "category",
+                rows.iter()
+                    .map(|row| row.category.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            column(
+                "severity",
+                rows.iter()
+                    .map(|row| row.severity.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            column(
+                "points",
+                rows.iter().map(|row| row.points).collect::<Vec<_>>(),
+            ),
+            column(
+                "speaker",
+                rows.iter()
+                    .map(|row| row.speaker.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            column(
+                "start_ms",
+                rows.iter().map(|row| row.start_ms).collect::<Vec<_>>(),
+            ),
+            column(
+                "end_ms",
+                rows.iter().map(|row| row.end_ms).collect::<Vec<_>>(),
+            ),
+            column(
+                "evidence",
+                rows.iter()
+                    .map(|row| row.evidence.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            column(
+                "description",
+                rows.iter()
+                    .map(|row| row.description.as_str())
+                    .collect::<Vec<_>>(),
+            ),
         ],
     )
 }
 
 fn agents_frame(rows: &[&AgentRow]) -> Result<DataFrame, DatasetError> {
     let mut columns = vec![
-        column("agent_id", rows.iter().map(|row| row.agent_id.as_str()).collect::<Vec<_>>()),
-        column("calls", rows.iter().map(|row| row.calls).collect::<Vec<_>>()),
-        column("scorable", rows.iter().map(|row| row.scorable).collect::<Vec<_>>()),
-        column("mean_score", rows.iter().map(|row| row.mean_score).collect::<Vec<_>>()),
-        column("median_score", rows.iter().map(|row| row.median_score).collect::<Vec<_>>()),
-        column("p10_score", rows.iter().map(|row| row.p10_score).collect::<Vec<_>>()),
-        column("pass_rate", rows.iter().map(|row| row.pass_rate).collect::<Vec<_>>()),
-        column("flagged", rows.iter().map(|row| row.flagged).collect::<Vec<_>>()),
+        column(
+            "agent_id",
+            rows.iter()
+                .map(|row| row.agent_id.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        column(
+            "calls",
+            rows.iter().map(|row| row.calls).collect::<Vec<_>>(),
+        ),
+        column(
+            "scorable",
+            rows.iter().map(|row| row.scorable).collect::<Vec<_>>(),
+        ),
+        column(
+            "mean_score",
+            rows.iter().map(|row| row.mean_score).collect::<Vec<_>>(),
+        ),
+        column(
+            "median_score",
+            rows.iter().map(|row| row.median_score).collect::<Vec<_>>(),
+        ),
+        column(
+            "p10_score",
+            rows.iter().map(|row| row.p10_score).collect::<Vec<_>>(),
+        ),
+        column(
+            "pass_rate",
+            rows.iter().map(|row| row.pass_rate).collect::<Vec<_>>(),
+        ),
+        column(
+            "flagged",
+            rows.iter().map(|row| row.flagged).collect::<Vec<_>>(),
+        ),
     ];
     for category in CATEGORIES {
         columns.push(column(
             &format!("failures_{category}"),
             rows.iter()
-                .map(|row| row.failures_by_category.get(*category).copied().unwrap_or(0))
+                .map(|row| {
+                    row.failures_by_category
+                        .get(*category)
+                        .copied()
+                        .unwrap_or(0)
+                })
                 .collect::<Vec<_>>(),
         ));
     }
@@ -344,12 +572,40 @@ fn failures_frame(rows: &[&FailureRow]) -> Result<DataFrame, DatasetError> {
     frame(
         "failures",
         vec![
-            column("call_id", rows.iter().map(|row| row.call_id.as_str()).collect::<Vec<_>>()),
-            column("agent_id", rows.iter().map(|row| row.agent_id.as_str()).collect::<Vec<_>>()),
-            column("path", rows.iter().map(|row| row.path.as_str()).collect::<Vec<_>>()),
-            column("stage", rows.iter().map(|row| row.stage.as_str()).collect::<Vec<_>>()),
-            column("error", rows.iter().map(|row| row.error.as_str()).collect::<Vec<_>>()),
-            column("message", rows.iter().map(|row| row.message.as_str()).collect::<Vec<_>>()),
+            column(
+                "call_id",
+                rows.iter()
+                    .map(|row| row.call_id.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            column(
+                "agent_id",
+                rows.iter()
+                    .map(|row| row.agent_id.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            column(
+                "path",
+                rows.iter().map(|row| row.path.as_str()).collect::<Vec<_>>(),
+            ),
+            column(
+                "stage",
+                rows.iter()
+                    .map(|row| row.stage.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            column(
+                "error",
+                rows.iter()
+                    .map(|row| row.error.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            column(
+                "message",
+                rows.iter()
+                    .map(|row| row.message.as_str())
+                    .collect::<Vec<_>>(),
+            ),
         ],
     )
 }
@@ -370,11 +626,56 @@ pub fn write_tables(
     fallback_date: NaiveDate,
 ) -> Result<WrittenFiles, DatasetError> {
     let mut written = WrittenFiles::default();
-    write_table(out, "calls", &tables.calls, |row| row.call_date, calls_frame, shard, fallback_date, &mut written)?;
-    write_table(out, "segments", &tables.segments, |row| row.call_date, segments_frame, shard, fallback_date, &mut written)?;
-    write_table(out, "findings", &tables.findings, |row| row.call_date, findings_frame, shard, fallback_date, &mut written)?;
-    write_table(out, "agents", &tables.agents, |row| row.call_date, agents_frame, shard, fallback_date, &mut written)?;
-    write_table(out, "failures", &tables.failures, |row| row.call_date, failures_frame, shard, fallback_date, &mut written)?;
+    write_table(
+        out,
+        "calls",
+        &tables.calls,
+        |row| row.call_date,
+        calls_frame,
+        shard,
+        fallback_date,
+        &mut written,
+    )?;
+    write_table(
+        out,
+        "segments",
+        &tables.segments,
+        |row| row.call_date,
+        segments_frame,
+        shard,
+        fallback_date,
+        &mut written,
+    )?;
+    write_table(
+        out,
+        "findings",
+        &tables.findings,
+        |row| row.call_date,
+        findings_frame,
+        shard,
+        fallback_date,
+        &mut written,
+    )?;
+    write_table(
+        out,
+        "agents",
+        &tables.agents,
+        |row| row.call_date,
+        agents_frame,
+        shard,
+        fallback_date,
+        &mut written,
+    )?;
+    write_table(
+        out,
+        "failures",
+        &tables.failures,
+        |row| row.call_date,
+        failures_frame,
+        shard,
+        fallback_date,
+        &mut written,
+    )?;
     Ok(written)
 }
 
@@ -411,7 +712,9 @@ fn write_table<Row>(
             .join(shard.file_name());
         write_atomically(&path, &bytes, false)?;
         kept.insert(path.clone());
-        written.files.push(path.strip_prefix(out).unwrap_or(&path).to_path_buf());
+        written
+            .files
+            .push(path.strip_prefix(out).unwrap_or(&path).to_path_buf());
     }
     remove_stale_parts(out, &table_folder, shard, &kept, written)
 }
@@ -447,7 +750,9 @@ fn remove_stale_parts(
             let stale = (ours && !kept.contains(&path)) || count != shard.count;
             if stale {
                 match std::fs::remove_file(&path) {
-                    Ok(()) => written.removed.push(path.strip_prefix(out).unwrap_or(&path).to_path_buf()),
+                    Ok(()) => written
+                        .removed
+                        .push(path.strip_prefix(out).unwrap_or(&path).to_path_buf()),
                     Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
                     Err(source) => return Err(DatasetError::Io { path, source }),
                 }
@@ -491,10 +796,17 @@ mod tests {
 
     #[test]
     fn shards_split_deterministically_and_completely() {
-        let shards = [Shard::parse("0/3").unwrap(), Shard::parse("1/3").unwrap(), Shard::parse("2/3").unwrap()];
+        let shards = [
+            Shard::parse("0/3").unwrap(),
+            Shard::parse("1/3").unwrap(),
+            Shard::parse("2/3").unwrap(),
+        ];
         for call_index in 0..200 {
             let call_id = format!("call-{call_index}");
-            let owners = shards.iter().filter(|shard| shard.contains(&call_id)).count();
+            let owners = shards
+                .iter()
+                .filter(|shard| shard.contains(&call_id))
+                .count();
             assert_eq!(owners, 1, "{call_id}");
         }
         assert!(Shard::parse("3/3").is_err());
@@ -505,24 +817,40 @@ mod tests {
     fn tables_are_partitioned_and_stale_parts_removed() {
         let out = tempfile::tempdir().unwrap();
         let mut tables = Tables {
-            failures: vec![failure_row("a", "2026-11-20"), failure_row("b", "2026-11-21")],
+            failures: vec![
+                failure_row("a", "2026-11-20"),
+                failure_row("b", "2026-11-21"),
+            ],
             ..Tables::default()
         };
         let written = write_tables(out.path(), &tables, Shard::WHOLE, date("2026-11-22")).unwrap();
-        assert!(written.files.contains(&PathBuf::from("failures/call_date=2026-11-20/part-0-of-1.parquet")));
-        assert!(written.files.contains(&PathBuf::from("calls/call_date=2026-11-22/part-0-of-1.parquet")));
+        assert!(written.files.contains(&PathBuf::from(
+            "failures/call_date=2026-11-20/part-0-of-1.parquet"
+        )));
+        assert!(written.files.contains(&PathBuf::from(
+            "calls/call_date=2026-11-22/part-0-of-1.parquet"
+        )));
 
         tables.failures.truncate(1);
         let written = write_tables(out.path(), &tables, Shard::WHOLE, date("2026-11-22")).unwrap();
         assert_eq!(
             written.removed,
-            vec![PathBuf::from("failures/call_date=2026-11-21/part-0-of-1.parquet")]
+            vec![PathBuf::from(
+                "failures/call_date=2026-11-21/part-0-of-1.parquet"
+            )]
         );
         assert!(!out.path().join("failures/call_date=2026-11-21").exists());
 
-        let file = std::fs::File::open(out.path().join("failures/call_date=2026-11-20/part-0-of-1.parquet")).unwrap();
+        let file = std::fs::File::open(
+            out.path()
+                .join("failures/call_date=2026-11-20/part-0-of-1.parquet"),
+        )
+        .unwrap();
         let read_back = ParquetReader::new(file).finish().unwrap();
         assert_eq!(read_back.height(), 1);
-        assert_eq!(read_back.get_column_names_str(), vec!["call_id", "agent_id", "path", "stage", "error", "message"]);
+        assert_eq!(
+            read_back.get_column_names_str(),
+            vec!["call_id", "agent_id", "path", "stage", "error", "message"]
+        );
     }
 }

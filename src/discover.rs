@@ -225,7 +225,10 @@ fn spec_from_name(
     };
     let started_at = match group("started_at").or_else(|| group("date")) {
         Some(text) => Some(parse_timestamp(&text).map_err(|message| {
-            problem("bad_metadata", format!("start time in file name: {message}"))
+            problem(
+                "bad_metadata",
+                format!("start time in file name: {message}"),
+            )
         })?),
         None => None,
     };
@@ -264,7 +267,11 @@ pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(with_offset) = DateTime::parse_from_rfc3339(text) {
         return Ok(with_offset.with_timezone(&Utc));
     }
-    for format in ["%Y-%m-%dT%H:%M:%S%:z", "%Y-%m-%d %H:%M:%S%:z", "%Y-%m-%d %H:%M:%S%z"] {
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%:z",
+        "%Y-%m-%d %H:%M:%S%:z",
+        "%Y-%m-%d %H:%M:%S%z",
+    ] {
         if let Ok(with_offset) = DateTime::parse_from_str(text, format) {
             return Ok(with_offset.with_timezone(&Utc));
         }
@@ -320,9 +327,11 @@ fn read_manifest(manifest: &Path, options: &DiscoverOptions) -> Result<Discovery
         .map_err(|error| bad(format!("cannot read the header line: {error}")))?
         .clone();
     let find = |name: &str| {
-        headers
-            .iter()
-            .position(|header| header.trim_start_matches('\u{feff}').eq_ignore_ascii_case(name))
+        headers.iter().position(|header| {
+            header
+                .trim_start_matches('\u{feff}')
+                .eq_ignore_ascii_case(name)
+        })
     };
     let columns = ManifestColumns {
         call_id: find("call_id"),
@@ -387,20 +396,28 @@ fn spec_from_row(
     };
     let call_id_cell = cell(columns.call_id);
     let Some(relative_path) = cell(Some(columns.path)) else {
-        return Err((call_id_cell, base.to_path_buf(), "the path cell is empty".to_string()));
+        return Err((
+            call_id_cell,
+            base.to_path_buf(),
+            "the path cell is empty".to_string(),
+        ));
     };
     let path = base.join(&relative_path);
-    let call_id = call_id_cell.clone().unwrap_or_else(|| {
-        call_id_from_relative(Path::new(&relative_path))
-    });
+    let call_id = call_id_cell
+        .clone()
+        .unwrap_or_else(|| call_id_from_relative(Path::new(&relative_path)));
     let problem = |message: String| (Some(call_id.clone()), path.clone(), message);
     let started_at = match cell(columns.started_at) {
-        Some(text) => Some(parse_timestamp(&text).map_err(|message| problem(format!("started_at: {message}")))?),
+        Some(text) => Some(
+            parse_timestamp(&text).map_err(|message| problem(format!("started_at: {message}")))?,
+        ),
         None => modified_time(&path),
     };
     let agent_channel = match cell(columns.agent_channel) {
         Some(text) => Some(ChannelSide::parse(&text).ok_or_else(|| {
-            problem(format!("agent_channel {text:?} is not `left`, `right` or empty"))
+            problem(format!(
+                "agent_channel {text:?} is not `left`, `right` or empty"
+            ))
         })?),
         None => options.default_agent_channel,
     };
@@ -455,12 +472,19 @@ mod tests {
         assert_eq!(first.agent_id, "agent-7");
         assert_eq!(first.agent_channel, Some(ChannelSide::Right));
         assert_eq!(first.language.as_deref(), Some("es"));
-        assert_eq!(first.started_at.unwrap().to_rfc3339(), "2026-11-20T08:30:00+00:00");
+        assert_eq!(
+            first.started_at.unwrap().to_rfc3339(),
+            "2026-11-20T08:30:00+00:00"
+        );
         assert_eq!(first.path, folder.path().join("a.wav"));
         let second = &discovery.calls[0];
         assert_eq!(second.call_id, "b");
         assert_eq!(second.agent_id, "unknown");
-        let problem_ids: Vec<&str> = discovery.problems.iter().map(|problem| problem.call_id.as_str()).collect();
+        let problem_ids: Vec<&str> = discovery
+            .problems
+            .iter()
+            .map(|problem| problem.call_id.as_str())
+            .collect();
         assert_eq!(problem_ids, vec!["call-3", "call-4", "call-5"]);
         assert!(discovery.problems[0].message.contains("manifest.csv:4"));
         assert!(discovery.problems[1].message.contains("middle"));
@@ -479,15 +503,25 @@ mod tests {
     fn folder_scan_uses_the_name_pattern_and_reports_odd_entries() {
         let folder = tempfile::tempdir().unwrap();
         write(&folder.path().join("agent7_20261120T093000_0001.wav"), b"x");
-        write(&folder.path().join("sub/agent8_20261121T100000_0002.WAV"), b"x");
+        write(
+            &folder.path().join("sub/agent8_20261121T100000_0002.WAV"),
+            b"x",
+        );
         write(&folder.path().join("notes.txt"), b"x");
         write(&folder.path().join("weird.wav/inner.txt"), b"x");
         let options = DiscoverOptions {
-            name_pattern: Regex::new(r"^(?P<agent_id>[^_]+)_(?P<started_at>\d{8}T\d{6})_(?P<call_id>.+)$").unwrap(),
+            name_pattern: Regex::new(
+                r"^(?P<agent_id>[^_]+)_(?P<started_at>\d{8}T\d{6})_(?P<call_id>.+)$",
+            )
+            .unwrap(),
             ..DiscoverOptions::default()
         };
         let discovery = discover(folder.path(), &options).unwrap();
-        let ids: Vec<&str> = discovery.calls.iter().map(|call| call.call_id.as_str()).collect();
+        let ids: Vec<&str> = discovery
+            .calls
+            .iter()
+            .map(|call| call.call_id.as_str())
+            .collect();
         assert_eq!(ids, vec!["0001", "sub/0002"]);
         assert_eq!(discovery.calls[0].agent_id, "agent7");
         assert_eq!(
@@ -516,8 +550,17 @@ mod tests {
 
     #[test]
     fn timestamps_in_common_forms() {
-        for text in ["2026-11-20T09:30:00Z", "2026-11-20 09:30:00", "20261120T093000", "20261120_093000"] {
-            assert_eq!(parse_timestamp(text).unwrap().to_rfc3339(), "2026-11-20T09:30:00+00:00", "{text}");
+        for text in [
+            "2026-11-20T09:30:00Z",
+            "2026-11-20 09:30:00",
+            "20261120T093000",
+            "20261120_093000",
+        ] {
+            assert_eq!(
+                parse_timestamp(text).unwrap().to_rfc3339(),
+                "2026-11-20T09:30:00+00:00",
+                "{text}"
+            );
         }
         assert!(parse_timestamp("20.11.2026").is_err());
     }

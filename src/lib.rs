@@ -14,13 +14,19 @@ pub mod transcribe;
 pub mod vad;
 
 // Pure analysis of stored transcripts.
+pub mod analyse;
 pub mod metrics;
+pub mod normalize;
+pub mod pii;
+pub mod rules;
+pub mod score;
 pub mod tone;
 
 // Output, state and tools.
 pub mod dataset;
 pub mod model;
 pub mod report;
+pub mod run;
 pub mod store;
 pub mod wer;
 

@@ -26,7 +26,11 @@ const EXIT_NOTHING_RAN: u8 = 1;
 const EXIT_SOME_FAILED: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "callqa", version, about = "Quality control for contact-center calls: offline Whisper transcription, rulebooks, scores, Parquet")]
+#[command(
+    name = "callqa",
+    version,
+    about = "Quality control for contact-center calls: offline Whisper transcription, rulebooks, scores, Parquet"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -111,6 +115,10 @@ struct RunArgs {
     /// Beam size; 1 is greedy decoding (faster, about as accurate on telephone speech).
     #[arg(long, default_value_t = 1)]
     beam_size: usize,
+    /// Always encode a full 30 s window (slower); by default the encoder context is fitted to
+    /// the packed speech of short windows.
+    #[arg(long)]
+    full_encoder_context: bool,
     /// Process only shard K of N (K/N, 0-based), split by call id.
     #[arg(long, default_value = "0/1")]
     shard: String,
@@ -215,7 +223,11 @@ fn execute(cli: Cli) -> anyhow::Result<u8> {
 /// The model a run uses: `--model`/`CALLQA_MODEL`, else the installed base model.
 fn resolve_model(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     if let Some(path) = explicit {
-        anyhow::ensure!(path.is_file(), "model file {} does not exist", path.display());
+        anyhow::ensure!(
+            path.is_file(),
+            "model file {} does not exist",
+            path.display()
+        );
         return Ok(path);
     }
     let models_dir = model::default_models_dir();
@@ -242,13 +254,13 @@ fn command_run(arguments: RunArgs, quiet: bool) -> anyhow::Result<u8> {
             "warning: {workers} workers × {threads} threads is more than the {cores} cores; expect a large slowdown"
         );
     }
-    let agent_channel = match &arguments.agent_channel {
-        Some(text) => Some(
-            ChannelSide::parse(text)
-                .ok_or_else(|| anyhow::anyhow!("--agent-channel {text:?}: expected left or right"))?,
-        ),
-        None => None,
-    };
+    let agent_channel =
+        match &arguments.agent_channel {
+            Some(text) => Some(ChannelSide::parse(text).ok_or_else(|| {
+                anyhow::anyhow!("--agent-channel {text:?}: expected left or right")
+            })?),
+            None => None,
+        };
     let name_pattern = Regex::new(&arguments.name_pattern)
         .map_err(|error| anyhow::anyhow!("--name-pattern: {error}"))?;
     let options = RunOptions {
@@ -260,13 +272,17 @@ fn command_run(arguments: RunArgs, quiet: bool) -> anyhow::Result<u8> {
         asr: AsrSettings {
             threads_per_worker: threads,
             beam_size: arguments.beam_size,
+            fit_encoder_context: !arguments.full_encoder_context,
             ..AsrSettings::default()
         },
         shard: Shard::parse(&arguments.shard).map_err(anyhow::Error::msg)?,
         discover: DiscoverOptions {
             name_pattern,
             default_agent_channel: agent_channel,
-            default_language: arguments.language.clone().map(|code| code.to_ascii_lowercase()),
+            default_language: arguments
+                .language
+                .clone()
+                .map(|code| code.to_ascii_lowercase()),
         },
         decode: DecodeOptions {
             max_duration_ms: arguments.max_call_minutes * 60_000,
@@ -298,7 +314,11 @@ fn print_summary(summary: &RunSummary) {
         eprintln!(
             "{:.1} s of call audio in {:.1} s: {:.2} audio-seconds per second ({} Whisper windows)",
             summary.audio_seconds_transcribed,
-            summary.stage_seconds.get("wall_audio").copied().unwrap_or(0.0),
+            summary
+                .stage_seconds
+                .get("wall_audio")
+                .copied()
+                .unwrap_or(0.0),
             throughput,
             summary.n_whisper_windows
         );
@@ -316,7 +336,10 @@ fn print_summary(summary: &RunSummary) {
     for (call_id, stage, error) in &summary.failures {
         eprintln!("  failed: {call_id} at {stage}: {error}");
     }
-    eprintln!("report: {}", Path::new(&summary.out).join("report.html").display());
+    eprintln!(
+        "report: {}",
+        Path::new(&summary.out).join("report.html").display()
+    );
 }
 
 fn command_rescore(arguments: RescoreArgs, quiet: bool, report_only: bool) -> anyhow::Result<u8> {
@@ -325,7 +348,10 @@ fn command_rescore(arguments: RescoreArgs, quiet: bool, report_only: bool) -> an
         "{} is not a callqa dataset (no .callqa folder); run `callqa run` first",
         arguments.out.display()
     );
-    let analyzer = Analyzer::load(&arguments.analysis.rules.rules, arguments.analysis.options())?;
+    let analyzer = Analyzer::load(
+        &arguments.analysis.rules.rules,
+        arguments.analysis.options(),
+    )?;
     let store = Store::open(&arguments.out)?;
     let shard = Shard::parse(&arguments.shard).map_err(anyhow::Error::msg)?;
     let mut summary = RunSummary {

@@ -33,7 +33,9 @@ pub struct AudioPath<'a> {
 pub enum CallProgress {
     /// The transcript was already in the cache: no decoding, no Whisper.
     Cached,
-    Transcribed { n_windows: u32 },
+    Transcribed {
+        n_windows: u32,
+    },
     Failed,
 }
 
@@ -56,7 +58,11 @@ fn failure(stage: &str, error: &str, message: String) -> Failure {
 impl AudioPath<'_> {
     /// Processes one call and records the outcome in the store. Only a failure to write the
     /// store itself (disk full, permissions) is an error: that one must stop the run.
-    pub fn process(&self, worker: &mut Worker<'_>, spec: &CallSpec) -> Result<ProcessedCall, StoreError> {
+    pub fn process(
+        &self,
+        worker: &mut Worker<'_>,
+        spec: &CallSpec,
+    ) -> Result<ProcessedCall, StoreError> {
         let mut stage_seconds = BTreeMap::new();
         let started = Instant::now();
         let audio_sha256 = match read_hash(&spec.path) {
@@ -120,8 +126,17 @@ impl AudioPath<'_> {
                 match worker.transcribe_channel(samples, &regions, spec.language.as_deref()) {
                     Ok(text) => text,
                     Err(error) => {
-                        let failure = failure("transcribe", error.kind(), format!("{}: {error}", spec.path.display()));
-                        return self.record_failure(spec, Some(audio_sha256), failure, stage_seconds);
+                        let failure = failure(
+                            "transcribe",
+                            error.kind(),
+                            format!("{}: {error}", spec.path.display()),
+                        );
+                        return self.record_failure(
+                            spec,
+                            Some(audio_sha256),
+                            failure,
+                            stage_seconds,
+                        );
                     }
                 };
             transcribe_seconds += stage_started.elapsed().as_secs_f64();
@@ -222,11 +237,19 @@ fn read_hash(path: &Path) -> Result<String, Failure> {
         }
         Ok(_) => {}
         Err(error) => {
-            return Err(failure("read", io_kind(&error), format!("{}: {}", path.display(), io_message(&error))));
+            return Err(failure(
+                "read",
+                io_kind(&error),
+                format!("{}: {}", path.display(), io_message(&error)),
+            ));
         }
     }
     file_sha256(path).map_err(|error| {
-        failure("read", io_kind(&error), format!("{}: {}", path.display(), io_message(&error)))
+        failure(
+            "read",
+            io_kind(&error),
+            format!("{}: {}", path.display(), io_message(&error)),
+        )
     })
 }
 
@@ -241,7 +264,9 @@ fn io_kind(error: &std::io::Error) -> &'static str {
 fn io_message(error: &std::io::Error) -> String {
     match error.kind() {
         std::io::ErrorKind::NotFound => "file not found".to_string(),
-        std::io::ErrorKind::PermissionDenied => "permission denied: callqa cannot read this file".to_string(),
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied: callqa cannot read this file".to_string()
+        }
         _ => format!("cannot read: {error}"),
     }
 }
@@ -280,11 +305,26 @@ mod tests {
 
     #[test]
     fn speakers_follow_the_agent_channel() {
-        assert_eq!(speaker_of(Layout::Stereo, Some(ChannelSide::Left), 0), Speaker::Agent);
-        assert_eq!(speaker_of(Layout::Stereo, Some(ChannelSide::Left), 1), Speaker::Customer);
-        assert_eq!(speaker_of(Layout::Stereo, Some(ChannelSide::Right), 1), Speaker::Agent);
-        assert_eq!(speaker_of(Layout::StereoUnassigned, None, 0), Speaker::Unknown);
-        assert_eq!(speaker_of(Layout::Mono, Some(ChannelSide::Left), 0), Speaker::Unknown);
+        assert_eq!(
+            speaker_of(Layout::Stereo, Some(ChannelSide::Left), 0),
+            Speaker::Agent
+        );
+        assert_eq!(
+            speaker_of(Layout::Stereo, Some(ChannelSide::Left), 1),
+            Speaker::Customer
+        );
+        assert_eq!(
+            speaker_of(Layout::Stereo, Some(ChannelSide::Right), 1),
+            Speaker::Agent
+        );
+        assert_eq!(
+            speaker_of(Layout::StereoUnassigned, None, 0),
+            Speaker::Unknown
+        );
+        assert_eq!(
+            speaker_of(Layout::Mono, Some(ChannelSide::Left), 0),
+            Speaker::Unknown
+        );
     }
 
     #[test]

@@ -156,7 +156,12 @@ pub fn render(tables: &Tables, rules_hash: &str) -> String {
     html.push_str("<h2>Findings by category</h2>");
     let category_counts: Vec<(String, usize)> = CATEGORIES
         .iter()
-        .map(|category| (category.to_string(), by_category.get(category).copied().unwrap_or(0)))
+        .map(|category| {
+            (
+                category.to_string(),
+                by_category.get(category).copied().unwrap_or(0),
+            )
+        })
         .collect();
     html.push_str(&bar_chart_svg(&category_counts));
     html.push_str("<h2>Findings by rule</h2><table><thead><tr><th>Rule</th><th>Category</th><th class=\"num\">Findings</th></tr></thead><tbody>");
@@ -173,7 +178,11 @@ pub fn render(tables: &Tables, rules_hash: &str) -> String {
     html.push_str("</tbody></table>");
 
     html.push_str("<h2>Worst calls</h2><p class=\"muted\">The ten lowest-scoring calls with their evidence (personal data redacted).</p>");
-    let mut worst: Vec<_> = tables.calls.iter().filter(|call| call.score.is_some()).collect();
+    let mut worst: Vec<_> = tables
+        .calls
+        .iter()
+        .filter(|call| call.score.is_some())
+        .collect();
     worst.sort_by(|left, right| {
         left.score
             .unwrap_or(0.0)
@@ -187,9 +196,17 @@ pub fn render(tables: &Tables, rules_hash: &str) -> String {
             escape_html(&call.call_id),
             escape_html(&call.agent_id),
             format_score(call.score),
-            if call.flagged { " <span class=\"flag\">flagged</span>" } else { "" }
+            if call.flagged {
+                " <span class=\"flag\">flagged</span>"
+            } else {
+                ""
+            }
         );
-        for finding in tables.findings.iter().filter(|finding| finding.call_id == call.call_id) {
+        for finding in tables
+            .findings
+            .iter()
+            .filter(|finding| finding.call_id == call.call_id)
+        {
             let _ = write!(
                 html,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}–{}</td><td>{}</td></tr>",
@@ -242,7 +259,12 @@ fn bar_chart_svg(bars: &[(String, usize)]) -> String {
     let width = 720.0;
     let height = 220.0;
     let bottom = 170.0;
-    let max = bars.iter().map(|(_, count)| *count).max().unwrap_or(0).max(1) as f64;
+    let max = bars
+        .iter()
+        .map(|(_, count)| *count)
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
     let slot = width / bars.len().max(1) as f64;
     let mut svg = format!(
         "<svg role=\"img\" viewBox=\"0 0 {width} {height}\" width=\"100%\" style=\"max-width:{width}px\" xmlns=\"http://www.w3.org/2000/svg\">"

@@ -132,9 +132,8 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
         .map_err(|error| RunError::Setup(error.to_string()))?;
     let discovery = discover(&options.input, &options.discover)
         .map_err(|error| RunError::Setup(error.to_string()))?;
-    fs_err::create_dir_all(&options.out).map_err(|error| {
-        RunError::Setup(format!("cannot create the output folder: {error}"))
-    })?;
+    fs_err::create_dir_all(&options.out)
+        .map_err(|error| RunError::Setup(format!("cannot create the output folder: {error}")))?;
     let store = Store::open(&options.out).map_err(|error| RunError::Setup(error.to_string()))?;
     let transcriber = Transcriber::load(&options.model, options.asr.clone())
         .map_err(|error| RunError::Setup(error.to_string()))?;
@@ -199,9 +198,11 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
         };
         store.save_record(&record).map_err(anyhow::Error::from)?;
         summary.n_failed += 1;
-        summary
-            .failures
-            .push((problem.call_id.clone(), "discover".to_string(), problem.kind.to_string()));
+        summary.failures.push((
+            problem.call_id.clone(),
+            "discover".to_string(),
+            problem.kind.to_string(),
+        ));
     }
 
     let n_workers = options.workers.max(1).min(calls.len().max(1));
@@ -235,7 +236,8 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
                 let result = audio_path.process(&mut worker, call);
                 if let Ok(processed) = &result {
-                    let total = audio_ms_done.fetch_add(processed.audio_ms, std::sync::atomic::Ordering::Relaxed)
+                    let total = audio_ms_done
+                        .fetch_add(processed.audio_ms, std::sync::atomic::Ordering::Relaxed)
                         + processed.audio_ms;
                     bar.set_message(format!("{:.2} h audio", total as f64 / 3_600_000.0));
                 }
@@ -261,7 +263,9 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
                 if let Some(record) = store.load_record(&call_id).map_err(anyhow::Error::from)?
                     && let Outcome::Failed(failure) = record.outcome
                 {
-                    summary.failures.push((call_id.clone(), failure.stage, failure.error));
+                    summary
+                        .failures
+                        .push((call_id.clone(), failure.stage, failure.error));
                 }
             }
         }
@@ -278,9 +282,10 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
 
     let tables_started = Instant::now();
     let written = write_dataset(&store, &analyzer, &options.out, options.shard, &mut summary)?;
-    summary
-        .stage_seconds
-        .insert("wall_analyse_and_write".to_string(), tables_started.elapsed().as_secs_f64());
+    summary.stage_seconds.insert(
+        "wall_analyse_and_write".to_string(),
+        tables_started.elapsed().as_secs_f64(),
+    );
     summary.files_written = written;
     summary.finished_at = Some(Utc::now());
     summary.wall_seconds = run_started.elapsed().as_secs_f64();
@@ -303,7 +308,8 @@ pub fn write_dataset(
         .into_iter()
         .filter(|record| shard.contains(&record.spec.call_id))
         .collect();
-    let (tables, table_summary) = build_tables(store, analyzer, &records).map_err(RunError::Other)?;
+    let (tables, table_summary) =
+        build_tables(store, analyzer, &records).map_err(RunError::Other)?;
     let written = write_tables(out, &tables, shard, Utc::now().date_naive())
         .map_err(|error| RunError::Other(error.into()))?;
     summary.dataset = table_summary;

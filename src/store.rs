@@ -188,7 +188,10 @@ impl Store {
         self.transcript_path(transcript_key).is_file()
     }
 
-    pub fn load_transcript(&self, transcript_key: &str) -> Result<Option<CallTranscript>, StoreError> {
+    pub fn load_transcript(
+        &self,
+        transcript_key: &str,
+    ) -> Result<Option<CallTranscript>, StoreError> {
         read_json(&self.transcript_path(transcript_key))
     }
 

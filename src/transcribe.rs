@@ -40,6 +40,9 @@ pub struct AsrSettings {
     /// An utterance whose no-speech probability is above this, with confidence below
     /// `min_confidence`, is taken for text over non-speech and dropped.
     pub max_no_speech_probability: f32,
+    /// Shrink the encoder's context to the packed audio of a short window (plus a margin)
+    /// instead of always encoding 30 s. Encoder cost is most of Whisper's time on CPU.
+    pub fit_encoder_context: bool,
 }
 
 impl Default for AsrSettings {
@@ -49,6 +52,7 @@ impl Default for AsrSettings {
             beam_size: 1,
             min_confidence: 0.45,
             max_no_speech_probability: 0.6,
+            fit_encoder_context: true,
         }
     }
 }
@@ -58,10 +62,11 @@ impl AsrSettings {
     /// Thread count is left out: it changes speed, not text.
     pub fn cache_key(&self) -> String {
         format!(
-            "beam={};min_conf={:.3};max_nsp={:.3};window={};gap={};v1",
+            "beam={};min_conf={:.3};max_nsp={:.3};fit_ctx={};window={};gap={};v1",
             self.beam_size,
             self.min_confidence,
             self.max_no_speech_probability,
+            self.fit_encoder_context,
             WINDOW_MAX_MS,
             PACKING_GAP_MS
         )
@@ -74,7 +79,9 @@ pub enum TranscribeError {
     ModelLoad { path: PathBuf, message: String },
     #[error("Whisper failed: {0}")]
     Whisper(String),
-    #[error("unknown language code {0:?} (expected an ISO 639-1 code Whisper knows, such as en, es, ru, pl, zh, fa)")]
+    #[error(
+        "unknown language code {0:?} (expected an ISO 639-1 code Whisper knows, such as en, es, ru, pl, zh, fa)"
+    )]
     UnknownLanguage(String),
 }
 
@@ -119,10 +126,12 @@ impl Transcriber {
             mode: dtw_mode(&header.hyperparameters),
             ..DtwParameters::default()
         });
-        let path_text = model_path.to_str().ok_or_else(|| TranscribeError::ModelLoad {
-            path: model_path.to_path_buf(),
-            message: "the path is not valid UTF-8".to_string(),
-        })?;
+        let path_text = model_path
+            .to_str()
+            .ok_or_else(|| TranscribeError::ModelLoad {
+                path: model_path.to_path_buf(),
+                message: "the path is not valid UTF-8".to_string(),
+            })?;
         let context = WhisperContext::new_with_params(path_text, parameters).map_err(|error| {
             TranscribeError::ModelLoad {
                 path: model_path.to_path_buf(),
@@ -154,7 +163,11 @@ impl Transcriber {
 /// (recognised by their shape), else the top half of the text layers.
 fn dtw_mode(hyperparameters: &crate::model::GgmlHyperparameters) -> DtwMode<'static> {
     let multilingual = hyperparameters.n_vocab >= 51_865;
-    let preset = match (hyperparameters.n_text_layer, hyperparameters.n_text_state, multilingual) {
+    let preset = match (
+        hyperparameters.n_text_layer,
+        hyperparameters.n_text_state,
+        multilingual,
+    ) {
         (4, 384, true) => Some(DtwModelPreset::Tiny),
         (4, 384, false) => Some(DtwModelPreset::TinyEn),
         (6, 512, true) => Some(DtwModelPreset::Base),
@@ -174,6 +187,14 @@ fn dtw_mode(hyperparameters: &crate::model::GgmlHyperparameters) -> DtwMode<'sta
             n_top: (hyperparameters.n_text_layer / 2).max(1),
         },
     }
+}
+
+/// Encoder frames (20 ms each, 1500 for Whisper's 30 s) that cover `n_samples` of 16 kHz
+/// audio with a margin of 2 s of padding, rounded up to a multiple of 64.
+fn encoder_context_for(n_samples: usize) -> i32 {
+    let frames = n_samples / 320 + 100;
+    let rounded = frames.div_ceil(64) * 64;
+    rounded.min(1500) as i32
 }
 
 /// Text Whisper produced for one speech region.
@@ -312,7 +333,8 @@ impl Worker<'_> {
             for piece in &window.pieces {
                 let region = regions[piece.region_index];
                 let source_start = ((region.start_ms * SAMPLES_PER_MS) as usize).min(samples.len());
-                let length = ((piece.window_end_ms - piece.window_start_ms) * SAMPLES_PER_MS) as usize;
+                let length =
+                    ((piece.window_end_ms - piece.window_start_ms) * SAMPLES_PER_MS) as usize;
                 let source_end = (source_start + length).min(samples.len());
                 let target_start = (piece.window_start_ms * SAMPLES_PER_MS) as usize;
                 window_audio[target_start..target_start + (source_end - source_start)]
@@ -390,6 +412,9 @@ impl Worker<'_> {
         params.set_print_realtime(false);
         params.set_print_timestamps(false);
 
+        if settings.fit_encoder_context {
+            params.set_audio_ctx(encoder_context_for(audio.len()));
+        }
         self.state.full(params, audio).map_err(whisper_error)?;
 
         let end_of_text = self.transcriber.context.token_eot();
@@ -414,7 +439,8 @@ impl Worker<'_> {
                 // in its own direction on telephone speech: whisper.cpp's token start tends
                 // early and the DTW alignment time late. Their mean lands in the right region
                 // across a packing pause; either alone is used when the other is missing.
-                let start_estimate = (data.t1 >= data.t0 && data.t0 >= 0).then(|| data.t0 as u64 * 10);
+                let start_estimate =
+                    (data.t1 >= data.t0 && data.t0 >= 0).then(|| data.t0 as u64 * 10);
                 let alignment_estimate = (data.t_dtw >= 0).then(|| data.t_dtw as u64 * 10);
                 let token_ms = match (start_estimate, alignment_estimate) {
                     (Some(start), Some(alignment)) => (start + alignment) / 2,
@@ -437,8 +463,9 @@ impl Worker<'_> {
                 accumulator.bytes.extend_from_slice(bytes);
                 accumulator.probability_sum += f64::from(data.p);
                 accumulator.n_tokens += 1;
-                accumulator.max_no_speech_probability =
-                    accumulator.max_no_speech_probability.max(no_speech_probability);
+                accumulator.max_no_speech_probability = accumulator
+                    .max_no_speech_probability
+                    .max(no_speech_probability);
             }
         }
         let language_id = self.state.full_lang_id_from_state();
@@ -510,12 +537,69 @@ const NUMERIC_LOOP_REPEATS: usize = 20;
 /// Spoken digits in the languages of the default rulebooks, so that "one one one one" in a
 /// card number is not mistaken for a loop.
 const DIGIT_WORDS: &[&str] = &[
-    "zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-    "cero", "uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve",
-    "ноль", "один", "два", "три", "четыре", "пять", "шесть", "семь", "восемь", "девять",
-    "zero", "jeden", "dwa", "trzy", "cztery", "pięć", "sześć", "siedem", "osiem", "dziewięć",
-    "零", "一", "幺", "二", "两", "三", "四", "五", "六", "七", "八", "九",
-    "صفر", "یک", "دو", "سه", "چهار", "پنج", "شش", "هفت", "هشت", "نه",
+    "zero",
+    "oh",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "cero",
+    "uno",
+    "dos",
+    "tres",
+    "cuatro",
+    "cinco",
+    "seis",
+    "siete",
+    "ocho",
+    "nueve",
+    "ноль",
+    "один",
+    "два",
+    "три",
+    "четыре",
+    "пять",
+    "шесть",
+    "семь",
+    "восемь",
+    "девять",
+    "zero",
+    "jeden",
+    "dwa",
+    "trzy",
+    "cztery",
+    "pięć",
+    "sześć",
+    "siedem",
+    "osiem",
+    "dziewięć",
+    "零",
+    "一",
+    "幺",
+    "二",
+    "两",
+    "三",
+    "四",
+    "五",
+    "六",
+    "七",
+    "八",
+    "九",
+    "صفر",
+    "یک",
+    "دو",
+    "سه",
+    "چهار",
+    "پنج",
+    "شش",
+    "هفت",
+    "هشت",
+    "نه",
 ];
 
 fn is_numeric_word(folded: &str) -> bool {
@@ -536,8 +620,11 @@ pub fn trim_repetitions(text: &str) -> (String, bool) {
         for phrase_length in 1..=4 {
             // One-word repeats need more occurrences to count as a loop than phrases do, and
             // digits far more (see NUMERIC_LOOP_REPEATS).
-            let numeric = (0..phrase_length)
-                .all(|offset| folded.get(position + offset).is_some_and(|word| is_numeric_word(word)));
+            let numeric = (0..phrase_length).all(|offset| {
+                folded
+                    .get(position + offset)
+                    .is_some_and(|word| is_numeric_word(word))
+            });
             let min_repeats = if numeric {
                 NUMERIC_LOOP_REPEATS
             } else if phrase_length == 1 {
@@ -549,7 +636,8 @@ pub fn trim_repetitions(text: &str) -> (String, bool) {
             while position + (repeats + 1) * phrase_length <= words.len()
                 && (0..phrase_length).all(|offset| {
                     let first = &folded[position + offset];
-                    !first.is_empty() && *first == folded[position + repeats * phrase_length + offset]
+                    !first.is_empty()
+                        && *first == folded[position + repeats * phrase_length + offset]
                 })
             {
                 repeats += 1;
@@ -597,7 +685,9 @@ pub fn trim_character_loops(text: &str) -> (String, bool) {
             };
             let mut repeats = 1;
             while position + (repeats + 1) * unit_length <= characters.len()
-                && characters[position + repeats * unit_length..position + (repeats + 1) * unit_length] == *unit
+                && characters
+                    [position + repeats * unit_length..position + (repeats + 1) * unit_length]
+                    == *unit
             {
                 repeats += 1;
             }
@@ -660,11 +750,18 @@ mod tests {
 
     #[test]
     fn packing_fills_windows_and_keeps_order() {
-        let regions = [region(0, 10_000), region(12_000, 22_000), region(30_000, 40_000)];
+        let regions = [
+            region(0, 10_000),
+            region(12_000, 22_000),
+            region(30_000, 40_000),
+        ];
         let windows = pack_regions(&regions);
         assert_eq!(windows.len(), 2);
         assert_eq!(windows[0].pieces.len(), 2);
-        assert_eq!(windows[0].pieces[1].window_start_ms, 10_000 + PACKING_GAP_MS);
+        assert_eq!(
+            windows[0].pieces[1].window_start_ms,
+            10_000 + PACKING_GAP_MS
+        );
         assert_eq!(windows[0].length_ms, 20_000 + PACKING_GAP_MS);
         assert_eq!(windows[1].pieces[0].region_index, 2);
         assert_eq!(windows[1].pieces[0].window_start_ms, 0);
@@ -672,9 +769,17 @@ mod tests {
 
     #[test]
     fn packing_never_exceeds_window_and_skips_empty_regions() {
-        let regions = [region(0, 60_000), region(70_000, 70_000), region(80_000, 81_000)];
+        let regions = [
+            region(0, 60_000),
+            region(70_000, 70_000),
+            region(80_000, 81_000),
+        ];
         let windows = pack_regions(&regions);
-        assert!(windows.iter().all(|window| window.length_ms <= WINDOW_MAX_MS));
+        assert!(
+            windows
+                .iter()
+                .all(|window| window.length_ms <= WINDOW_MAX_MS)
+        );
         let indices: Vec<usize> = windows
             .iter()
             .flat_map(|window| window.pieces.iter().map(|piece| piece.region_index))
@@ -685,8 +790,16 @@ mod tests {
     #[test]
     fn tokens_between_pieces_go_to_the_nearest() {
         let pieces = [
-            Piece { region_index: 0, window_start_ms: 0, window_end_ms: 1000 },
-            Piece { region_index: 1, window_start_ms: 1600, window_end_ms: 3000 },
+            Piece {
+                region_index: 0,
+                window_start_ms: 0,
+                window_end_ms: 1000,
+            },
+            Piece {
+                region_index: 1,
+                window_start_ms: 1600,
+                window_end_ms: 3000,
+            },
         ];
         assert_eq!(piece_at(&pieces, 500), 0);
         assert_eq!(piece_at(&pieces, 1100), 0);
@@ -703,8 +816,9 @@ mod tests {
         let (text, trimmed) = trim_repetitions("No, no, no, that is fine.");
         assert!(!trimmed);
         assert_eq!(text, "No, no, no, that is fine.");
-        let (text, trimmed) =
-            trim_repetitions("thank you so much thank you so much thank you so much thank you so much");
+        let (text, trimmed) = trim_repetitions(
+            "thank you so much thank you so much thank you so much thank you so much",
+        );
         assert!(trimmed);
         assert_eq!(text, "thank you so much thank you so much");
         let card = "four one one one one one one one one one one one one one one one";
@@ -714,10 +828,26 @@ mod tests {
     #[test]
     fn loops_inside_words_are_cut() {
         let looped = format!("one, one, or {}", "wad".repeat(60));
-        assert_eq!(trim_character_loops(&looped), ("one, one, or wadwad".to_string(), true));
-        assert_eq!(trim_character_loops(&"好".repeat(30)), ("好好".to_string(), true));
-        for natural in ["Hmmmm, okay.", "1111 2222", "hahaha", "4111111111111111", "4, 1, 1, 1, 1, 1, 1, 1, 1"] {
-            assert_eq!(trim_character_loops(natural), (natural.to_string(), false), "{natural}");
+        assert_eq!(
+            trim_character_loops(&looped),
+            ("one, one, or wadwad".to_string(), true)
+        );
+        assert_eq!(
+            trim_character_loops(&"好".repeat(30)),
+            ("好好".to_string(), true)
+        );
+        for natural in [
+            "Hmmmm, okay.",
+            "1111 2222",
+            "hahaha",
+            "4111111111111111",
+            "4, 1, 1, 1, 1, 1, 1, 1, 1",
+        ] {
+            assert_eq!(
+                trim_character_loops(natural),
+                (natural.to_string(), false),
+                "{natural}"
+            );
         }
     }
 
@@ -725,8 +855,14 @@ mod tests {
     fn phantom_and_sound_descriptions_are_dropped() {
         let settings = AsrSettings::default();
         assert_eq!(guard_utterance(" you", 0.9, 0.1, &settings), None);
-        assert_eq!(guard_utterance("(water flowing)", 0.9, 0.1, &settings), None);
-        assert_eq!(guard_utterance("Thanks for watching!", 0.9, 0.1, &settings), None);
+        assert_eq!(
+            guard_utterance("(water flowing)", 0.9, 0.1, &settings),
+            None
+        );
+        assert_eq!(
+            guard_utterance("Thanks for watching!", 0.9, 0.1, &settings),
+            None
+        );
         assert_eq!(guard_utterance("Hello there", 0.2, 0.9, &settings), None);
         assert_eq!(
             guard_utterance("[MUSIC] Hello there", 0.9, 0.1, &settings),

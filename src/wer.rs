@@ -79,13 +79,24 @@ pub fn word_errors(reference: &str, hypothesis: &str) -> ErrorCounts {
     let columns = hypothesis.len() + 1;
     // cost[i][j] with (substitutions, deletions, insertions) to recover the kinds.
     let mut previous: Vec<(usize, ErrorCounts)> = (0..columns)
-        .map(|j| (j, ErrorCounts { insertions: j, ..ErrorCounts::default() }))
+        .map(|j| {
+            (
+                j,
+                ErrorCounts {
+                    insertions: j,
+                    ..ErrorCounts::default()
+                },
+            )
+        })
         .collect();
     for (i, reference_word) in reference.iter().enumerate() {
         let mut current = Vec::with_capacity(columns);
         current.push((
             i + 1,
-            ErrorCounts { deletions: i + 1, ..ErrorCounts::default() },
+            ErrorCounts {
+                deletions: i + 1,
+                ..ErrorCounts::default()
+            },
         ));
         for (j, hypothesis_word) in hypothesis.iter().enumerate() {
             let same = reference_word == hypothesis_word;
@@ -98,10 +109,14 @@ pub fn word_errors(reference: &str, hypothesis: &str) -> ErrorCounts {
             up.deletions += 1;
             let (left_cost, mut left) = current[j];
             left.insertions += 1;
-            let best = [(diagonal_cost, diagonal), (up_cost + 1, up), (left_cost + 1, left)]
-                .into_iter()
-                .min_by_key(|(cost, _)| *cost)
-                .expect("three candidates");
+            let best = [
+                (diagonal_cost, diagonal),
+                (up_cost + 1, up),
+                (left_cost + 1, left),
+            ]
+            .into_iter()
+            .min_by_key(|(cost, _)| *cost)
+            .expect("three candidates");
             current.push(best);
         }
         previous = current;
@@ -127,7 +142,10 @@ mod tests {
 
     #[test]
     fn kinds_of_errors_are_counted() {
-        let counts = word_errors("he was not an ill disposed young man", "he was an ill disposed old man today");
+        let counts = word_errors(
+            "he was not an ill disposed young man",
+            "he was an ill disposed old man today",
+        );
         assert_eq!(counts.deletions, 1);
         assert_eq!(counts.substitutions, 1);
         assert_eq!(counts.insertions, 1);

@@ -55,11 +55,16 @@ pub fn stderr_of(output: &Output) -> String {
 pub fn read_table(out: &Path, table: &str) -> DataFrame {
     let mut files = Vec::new();
     let table_folder = out.join(table);
-    for partition in std::fs::read_dir(&table_folder).unwrap_or_else(|error| panic!("{}: {error}", table_folder.display())) {
+    for partition in std::fs::read_dir(&table_folder)
+        .unwrap_or_else(|error| panic!("{}: {error}", table_folder.display()))
+    {
         let partition = partition.unwrap().path();
         for file in std::fs::read_dir(&partition).unwrap() {
             let file = file.unwrap().path();
-            if file.extension().is_some_and(|extension| extension == "parquet") {
+            if file
+                .extension()
+                .is_some_and(|extension| extension == "parquet")
+            {
                 files.push(file);
             }
         }

@@ -11,8 +11,8 @@ use crate::support::{fixtures, transcriber};
 
 /// Transcribes every channel of a file through decode → vad → Whisper; text per channel.
 pub fn transcribe_channels(path: &Path, language: &str) -> Vec<String> {
-    let audio = decode_file(path, &DecodeOptions::default())
-        .unwrap_or_else(|error| panic!("{error}"));
+    let audio =
+        decode_file(path, &DecodeOptions::default()).unwrap_or_else(|error| panic!("{error}"));
     let mut worker = transcriber().new_worker().unwrap();
     audio
         .channels
@@ -45,15 +45,24 @@ fn librivox_recordings_read_within_five_percent_word_errors() {
         let (text, file_id) = line.rsplit_once('(').unwrap();
         let file_id = file_id.trim_end_matches(')').trim();
         let reference = text.replace("<s>", "").replace("</s>", "");
-        let hypothesis = transcribe_channels(&folder.join(format!("{file_id}.wav")), "en").join(" ");
+        let hypothesis =
+            transcribe_channels(&folder.join(format!("{file_id}.wav")), "en").join(" ");
         let counts = word_errors(&reference, &hypothesis);
         eprintln!("{file_id}: {:.1} % — {hypothesis}", counts.rate() * 100.0);
         total.add(counts);
         n_files += 1;
     }
     assert_eq!(n_files, 5);
-    eprintln!("LibriVox word error rate: {:.2} % over {} words", total.rate() * 100.0, total.reference_words);
-    assert!(total.rate() <= 0.05, "word error rate {:.2} %", total.rate() * 100.0);
+    eprintln!(
+        "LibriVox word error rate: {:.2} % over {} words",
+        total.rate() * 100.0,
+        total.reference_words
+    );
+    assert!(
+        total.rate() <= 0.05,
+        "word error rate {:.2} %",
+        total.rate() * 100.0
+    );
 }
 
 /// Silence, line hiss and a test tone never reach Whisper, so they produce no text at all.
@@ -72,7 +81,9 @@ fn silence_and_noise_produce_no_text() {
         .collect();
     for (name, samples) in [("silence", silence), ("hiss", hiss), ("tone", tone)] {
         let regions = detect_speech(&samples, &VadConfig::default());
-        let text = worker.transcribe_channel(&samples, &regions, Some("en")).unwrap();
+        let text = worker
+            .transcribe_channel(&samples, &regions, Some("en"))
+            .unwrap();
         assert!(text.utterances.is_empty(), "{name}: {:?}", text.utterances);
         assert_eq!(text.n_windows, 0, "{name} reached Whisper");
     }

@@ -1,0 +1,102 @@
+//! `metric`: a threshold on a call measurement.
+//!
+//! The metrics stage measures each call (answer delay, talk ratio, words per minute, number of
+//! interruptions …, see [`KNOWN_METRICS`]); a metric rule fails when the value is below `min`
+//! or above `max`. A metric that could not be measured on a call is absent and never fails a
+//! rule: not knowing is not the agent's fault.
+//!
+//! ```toml
+//! [[rule]]
+//! id = "answer_delay.first_word"
+//! category = "answer_delay"
+//! description = "The agent speaks within 6 seconds of the call being answered"
+//! severity = "minor"
+//! points = 5
+//! speaker = "agent"
+//! metric = "answer_delay_ms"
+//! max = 6000
+//! ```
+
+use crate::rules::context::CallContext;
+use crate::rules::schema::SpeakerScope;
+use crate::rules::{Finding, FindingSpeaker, Rule};
+
+/// The metric names of `Measurements::metrics` (see `types.rs`).
+pub const KNOWN_METRICS: &[&str] = &[
+    "answer_delay_ms",
+    "agent_talk_ms",
+    "customer_talk_ms",
+    "agent_talk_ratio",
+    "longest_silence_ms",
+    "dead_air_total_ms",
+    "n_dead_air",
+    "hold_total_ms",
+    "n_holds",
+    "overtalk_ms",
+    "n_interruptions",
+    "agent_words_per_minute",
+    "customer_words_per_minute",
+    "agent_loudness_db",
+    "customer_loudness_db",
+    "customer_sentiment_start",
+    "customer_sentiment_end",
+    "customer_sentiment_change",
+    "agent_sentiment_mean",
+];
+
+/// The compiled metric condition.
+#[derive(Debug, Clone)]
+pub struct MetricCondition {
+    pub name: String,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+pub(crate) fn evaluate(
+    rule: &Rule,
+    condition: &MetricCondition,
+    context: &CallContext<'_>,
+) -> Vec<Finding> {
+    let Some(&value) = context.measurements.metrics.get(&condition.name) else {
+        return Vec::new();
+    };
+    if !value.is_finite() {
+        return Vec::new();
+    }
+    let broken = if let Some(max) = condition.max.filter(|&max| value > max) {
+        Some(format!("above the maximum {}", show(&condition.name, max)))
+    } else {
+        condition
+            .min
+            .filter(|&min| value < min)
+            .map(|min| format!("below the minimum {}", show(&condition.name, min)))
+    };
+    let Some(broken) = broken else {
+        return Vec::new();
+    };
+    let speaker = match rule.speaker {
+        SpeakerScope::Agent => FindingSpeaker::Agent,
+        SpeakerScope::Customer => FindingSpeaker::Customer,
+        SpeakerScope::Any => FindingSpeaker::None,
+    };
+    let evidence = format!(
+        "{} = {}, {broken}",
+        condition.name,
+        show(&condition.name, value)
+    );
+    vec![Finding::new(rule, speaker, (None, None), evidence)]
+}
+
+/// A value for people: "8200 (8.2 s)" for milliseconds, two decimals at most otherwise.
+fn show(name: &str, value: f64) -> String {
+    let plain = if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.2}")
+    };
+    if name.ends_with("_ms") {
+        format!("{plain} ({:.1} s)", value / 1000.0)
+    } else {
+        plain
+    }
+}
