@@ -50,8 +50,110 @@ fn is_cjk(character: char) -> bool {
     matches!(character as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF)
 }
 
+/// English words for a whole number below a million ("200" → "two hundred"), so that a
+/// transcript writing digits and a reference spelling them compare equal.
+fn number_words(number: u64) -> Option<String> {
+    const ONES: [&str; 20] = [
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+    ];
+    const TENS: [&str; 10] = [
+        "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+    ];
+    fn below_thousand(number: u64, words: &mut Vec<&'static str>) {
+        if number >= 100 {
+            words.push(ONES[(number / 100) as usize]);
+            words.push("hundred");
+        }
+        let rest = number % 100;
+        if rest >= 20 {
+            words.push(TENS[(rest / 10) as usize]);
+            if rest % 10 != 0 {
+                words.push(ONES[(rest % 10) as usize]);
+            }
+        } else if rest > 0 || number == 0 {
+            words.push(ONES[rest as usize]);
+        }
+    }
+    if number >= 1_000_000 {
+        return None;
+    }
+    let mut words = Vec::new();
+    if number >= 1000 {
+        below_thousand(number / 1000, &mut words);
+        words.push("thousand");
+        if number % 1000 != 0 {
+            below_thousand(number % 1000, &mut words);
+        }
+    } else {
+        below_thousand(number, &mut words);
+    }
+    Some(words.join(" "))
+}
+
+/// Spells out amounts and numbers the way a reference script writes them: "$200" →
+/// "two hundred dollars", "4" → "four". Long digit runs (card numbers) are left as digits,
+/// one word per digit group as written.
+fn spell_numbers(text: &str) -> String {
+    let mut spelled = String::with_capacity(text.len());
+    let characters: Vec<char> = text.chars().collect();
+    let mut index = 0;
+    while index < characters.len() {
+        let dollar = characters[index] == '$'
+            && characters
+                .get(index + 1)
+                .is_some_and(|next| next.is_ascii_digit());
+        let start = if dollar { index + 1 } else { index };
+        if characters[start].is_ascii_digit() {
+            let mut end = start;
+            while end < characters.len()
+                && (characters[end].is_ascii_digit() || characters[end] == ',')
+            {
+                end += 1;
+            }
+            let digits: String = characters[start..end]
+                .iter()
+                .filter(|character| **character != ',')
+                .collect();
+            let words = (digits.len() <= 6)
+                .then(|| digits.parse().ok().and_then(number_words))
+                .flatten();
+            spelled.push(' ');
+            spelled.push_str(&words.unwrap_or(digits));
+            if dollar {
+                spelled.push_str(" dollars");
+            }
+            spelled.push(' ');
+            index = end;
+        } else {
+            spelled.push(characters[index]);
+            index += 1;
+        }
+    }
+    spelled
+}
+
 /// The comparison units of a text: normalised words, and single characters for CJK text.
 pub fn normalise_words(text: &str) -> Vec<String> {
+    let text = spell_numbers(text);
     let mut cleaned = String::with_capacity(text.len());
     for character in text.chars() {
         if is_cjk(character) {
@@ -150,6 +252,29 @@ mod tests {
         assert_eq!(counts.substitutions, 1);
         assert_eq!(counts.insertions, 1);
         assert!((counts.rate() - 3.0 / 8.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn numbers_compare_with_their_spelling() {
+        assert_eq!(
+            word_errors("It is two hundred dollars.", "It is $200.").errors(),
+            0
+        );
+        assert_eq!(word_errors("one two three four", "1, 2, 3, 4").errors(), 0);
+        assert_eq!(
+            word_errors("twenty one thousand and five", "21,000 and 5").errors(),
+            0
+        );
+        assert_eq!(
+            normalise_words("4111 1111"),
+            vec![
+                "four thousand one hundred eleven",
+                "one thousand one hundred eleven"
+            ]
+            .join(" ")
+            .split(' ')
+            .collect::<Vec<_>>()
+        );
     }
 
     #[test]

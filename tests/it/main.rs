@@ -5,5 +5,6 @@
 //! one they fail with a message saying how to get it, never skip silently.
 
 mod batch;
+mod scoring;
 mod support;
 mod transcription;

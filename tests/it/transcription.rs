@@ -7,7 +7,7 @@ use callqa::decode::{DecodeOptions, decode_file};
 use callqa::vad::{VadConfig, detect_speech};
 use callqa::wer::{ErrorCounts, word_errors};
 
-use crate::support::{fixtures, transcriber};
+use crate::support::transcriber;
 
 /// Transcribes every channel of a file through decode → vad → Whisper; text per channel.
 pub fn transcribe_channels(path: &Path, language: &str) -> Vec<String> {
