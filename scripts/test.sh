@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # All tests: set-up (packages, build, model), unit and end-to-end tests with the real model on
-# real audio, the rulebook check, and a DuckDB read of a dataset as a user would do it.
+# real audio, the rulebook check, bounded fuzzing of the parsers, and a DuckDB read of a
+# dataset as a user would do it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -10,6 +11,9 @@ cargo fmt --check
 cargo test --release --locked
 
 ./target/release/callqa rules check rules
+
+# The decoder and the rulebook loader under cargo-fuzz, 60 s each (CALLQA_FUZZ_SECONDS).
+bash scripts/fuzz.sh
 
 # DuckDB and pyarrow read the dataset as it is, with no conversion.
 work="$(mktemp -d)"

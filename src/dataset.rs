@@ -1,4 +1,5 @@
-//! The Parquet dataset under OUT: `calls`, `segments`, `findings`, `agents`, `failures`.
+//! The Parquet dataset under OUT: `calls`, `segments`, `findings`, `agents`, `failures`, and
+//! `audits` (auditors' verdicts, written by `callqa audit import`, absent until the first).
 //!
 //! Layout: `OUT/<table>/call_date=YYYY-MM-DD/part-K-of-N.parquet` (Hive-style partitions, so
 //! DuckDB, polars and pyarrow read each table as one dataset; `K-of-N` is the shard).
@@ -11,6 +12,8 @@
 //!   `read_parquet('OUT/failures/*/*.parquet')` works on a clean night too.
 //! - Columns are snake_case with fixed types; times are UTC; text is already redacted by the
 //!   caller (this module writes what it is given and never sees raw transcripts).
+//! - Reading back ([`read_tables`], [`read_calls`] …) takes every shard's part files, so the
+//!   report and the audit sample see the whole dataset.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -60,7 +63,7 @@ impl Shard {
         prefix % u64::from(self.count) == u64::from(self.index)
     }
 
-    fn file_name(&self) -> String {
+    pub fn file_name(&self) -> String {
         format!("part-{}-of-{}.parquet", self.index, self.count)
     }
 }
@@ -774,6 +777,577 @@ fn parse_part_name(name: &str) -> Option<(u32, u32)> {
     Some((index.parse().ok()?, count.parse().ok()?))
 }
 
+// ---------------------------------------------------------------------------------------------
+// The `audits` table: auditors' verdicts on sampled findings (see `crate::audit`).
+
+/// One row of an audit sheet as imported: a sampled finding (or a control call) and the
+/// auditor's verdict on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRow {
+    /// The sample the sheet came from (its folder name); re-importing a sheet replaces the
+    /// rows of its sample.
+    pub sample_id: String,
+    /// Stable id of the audited item: a finding id, or `control-…` for a control call.
+    pub item_id: String,
+    /// `finding` (a sampled finding of the rules) or `control` (an unflagged call).
+    pub kind: String,
+    pub call_id: String,
+    pub agent_id: String,
+    pub call_date: NaiveDate,
+    pub rule_id: Option<String>,
+    pub category: Option<String>,
+    pub severity: Option<String>,
+    pub start_ms: Option<u64>,
+    pub end_ms: Option<u64>,
+    /// `correct`, `incorrect`, or none when the auditor left it empty. For a control call,
+    /// `correct` means it was rightly not flagged.
+    pub verdict: Option<String>,
+    pub note: Option<String>,
+    pub imported_at: DateTime<Utc>,
+}
+
+fn audits_frame(rows: &[&AuditRow]) -> Result<DataFrame, DatasetError> {
+    let imported_at = column(
+        "imported_at",
+        rows.iter()
+            .map(|row| row.imported_at.timestamp_millis())
+            .collect::<Vec<_>>(),
+    )
+    .cast(&utc_datetime())
+    .map_err(|source| DatasetError::Polars {
+        table: "audits",
+        source,
+    })?;
+    frame(
+        "audits",
+        vec![
+            column(
+                "sample_id",
+                rows.iter()
+                    .map(|row| row.sample_id.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            column(
+                "item_id",
+                rows.iter()
+                    .map(|row| row.item_id.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            column(
+                "kind",
+                rows.iter().map(|row| row.kind.as_str()).collect::<Vec<_>>(),
+            ),
+            column(
+                "call_id",
+                rows.iter()
+                    .map(|row| row.call_id.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            column(
+                "agent_id",
+                rows.iter()
+                    .map(|row| row.agent_id.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            column(
+                "rule_id",
+                rows.iter()
+                    .map(|row| row.rule_id.as_deref())
+                    .collect::<Vec<_>>(),
+            ),
+            column(
+                "category",
+                rows.iter()
+                    .map(|row| row.category.as_deref())
+                    .collect::<Vec<_>>(),
+            ),
+            column(
+                "severity",
+                rows.iter()
+                    .map(|row| row.severity.as_deref())
+                    .collect::<Vec<_>>(),
+            ),
+            column(
+                "start_ms",
+                rows.iter().map(|row| row.start_ms).collect::<Vec<_>>(),
+            ),
+            column(
+                "end_ms",
+                rows.iter().map(|row| row.end_ms).collect::<Vec<_>>(),
+            ),
+            column(
+                "verdict",
+                rows.iter()
+                    .map(|row| row.verdict.as_deref())
+                    .collect::<Vec<_>>(),
+            ),
+            column(
+                "note",
+                rows.iter()
+                    .map(|row| row.note.as_deref())
+                    .collect::<Vec<_>>(),
+            ),
+            imported_at,
+        ],
+    )
+}
+
+/// Writes the whole `audits` table (one file per call date, not sharded: imports are rare and
+/// run one at a time) and removes its partitions that no longer have rows.
+pub fn write_audits(
+    out: &Path,
+    rows: &[AuditRow],
+    fallback_date: NaiveDate,
+) -> Result<WrittenFiles, DatasetError> {
+    let mut written = WrittenFiles::default();
+    write_table(
+        out,
+        "audits",
+        rows,
+        |row| row.call_date,
+        audits_frame,
+        Shard::WHOLE,
+        fallback_date,
+        &mut written,
+    )?;
+    Ok(written)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading the dataset back: what the report and the audit sampler work from. Every shard's
+// part files are read, so a report made after a sharded run covers the whole batch.
+
+/// The part files of a table, by call date (partitions in date order, files in name order).
+fn table_partitions(
+    out: &Path,
+    table: &str,
+) -> Result<Vec<(NaiveDate, Vec<PathBuf>)>, DatasetError> {
+    let folder = out.join(table);
+    let entries = match std::fs::read_dir(&folder) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(DatasetError::Io {
+                path: folder,
+                source,
+            });
+        }
+    };
+    let mut partitions = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(date) = name
+            .strip_prefix("call_date=")
+            .and_then(|date| NaiveDate::parse_from_str(date, "%Y-%m-%d").ok())
+        else {
+            continue;
+        };
+        let Ok(files) = std::fs::read_dir(entry.path()) else {
+            continue;
+        };
+        let mut parts: Vec<PathBuf> = files
+            .flatten()
+            .map(|file| file.path())
+            .filter(|path| {
+                path.file_name()
+                    .and_then(|name| name.to_str())
+                    .is_some_and(|name| parse_part_name(name).is_some())
+            })
+            .collect();
+        parts.sort();
+        partitions.push((date, parts));
+    }
+    partitions.sort();
+    Ok(partitions)
+}
+
+/// Reads the rows of every part file of `table` whose call date passes `keep`. A file that
+/// disappears while being listed (a shard just removed a stale part) is skipped.
+fn read_rows<Row>(
+    out: &Path,
+    table: &'static str,
+    keep: &dyn Fn(NaiveDate) -> bool,
+    parse: fn(&DataFrame, NaiveDate) -> PolarsResult<Vec<Row>>,
+) -> Result<Vec<Row>, DatasetError> {
+    let mut rows = Vec::new();
+    for (date, files) in table_partitions(out, table)? {
+        if !keep(date) {
+            continue;
+        }
+        for path in files {
+            let file = match std::fs::File::open(&path) {
+                Ok(file) => file,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(DatasetError::Io { path, source }),
+            };
+            let data_frame = ParquetReader::new(file)
+                .finish()
+                .and_then(|data_frame| parse(&data_frame, date))
+                .map_err(|source| DatasetError::Polars { table, source })?;
+            rows.extend(data_frame);
+        }
+    }
+    Ok(rows)
+}
+
+/// Typed access to the cells of a frame read back. A column missing from an older file reads
+/// as nulls, so a dataset written by an earlier version stays readable.
+struct Cells<'a>(&'a DataFrame);
+
+impl Cells<'_> {
+    fn cast(&self, name: &str, dtype: &DataType) -> PolarsResult<Option<Column>> {
+        match self.0.column(name) {
+            Ok(column) => column.cast(dtype).map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
+    fn strings(&self, name: &str) -> PolarsResult<Vec<Option<String>>> {
+        Ok(match self.cast(name, &DataType::String)? {
+            Some(column) => column
+                .str()?
+                .into_iter()
+                .map(|value| value.map(str::to_string))
+                .collect(),
+            None => vec![None; self.0.height()],
+        })
+    }
+
+    fn texts(&self, name: &str) -> PolarsResult<Vec<String>> {
+        Ok(self
+            .strings(name)?
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect())
+    }
+
+    fn u64s(&self, name: &str) -> PolarsResult<Vec<Option<u64>>> {
+        Ok(match self.cast(name, &DataType::UInt64)? {
+            Some(column) => column.u64()?.into_iter().collect(),
+            None => vec![None; self.0.height()],
+        })
+    }
+
+    fn u32s(&self, name: &str) -> PolarsResult<Vec<Option<u32>>> {
+        Ok(match self.cast(name, &DataType::UInt32)? {
+            Some(column) => column.u32()?.into_iter().collect(),
+            None => vec![None; self.0.height()],
+        })
+    }
+
+    fn f64s(&self, name: &str) -> PolarsResult<Vec<Option<f64>>> {
+        Ok(match self.cast(name, &DataType::Float64)? {
+            Some(column) => column.f64()?.into_iter().collect(),
+            None => vec![None; self.0.height()],
+        })
+    }
+
+    fn f32s(&self, name: &str) -> PolarsResult<Vec<Option<f32>>> {
+        Ok(match self.cast(name, &DataType::Float32)? {
+            Some(column) => column.f32()?.into_iter().collect(),
+            None => vec![None; self.0.height()],
+        })
+    }
+
+    fn bools(&self, name: &str) -> PolarsResult<Vec<bool>> {
+        Ok(match self.cast(name, &DataType::Boolean)? {
+            Some(column) => column
+                .bool()?
+                .into_iter()
+                .map(Option::unwrap_or_default)
+                .collect(),
+            None => vec![false; self.0.height()],
+        })
+    }
+
+    /// A UTC timestamp column (milliseconds).
+    fn times(&self, name: &str) -> PolarsResult<Vec<Option<DateTime<Utc>>>> {
+        let Ok(column) = self.0.column(name) else {
+            return Ok(vec![None; self.0.height()]);
+        };
+        let millis = column.to_physical_repr().cast(&DataType::Int64)?;
+        Ok(millis
+            .i64()?
+            .into_iter()
+            .map(|value| value.and_then(DateTime::from_timestamp_millis))
+            .collect())
+    }
+}
+
+fn parse_calls(data_frame: &DataFrame, call_date: NaiveDate) -> PolarsResult<Vec<CallRow>> {
+    let cells = Cells(data_frame);
+    let call_ids = cells.texts("call_id")?;
+    let agent_ids = cells.texts("agent_id")?;
+    let started_at = cells.times("started_at")?;
+    let durations = cells.u64s("duration_ms")?;
+    let languages = cells.strings("language")?;
+    let layouts = cells.strings("layout")?;
+    let sample_rates = cells.u32s("source_sample_rate")?;
+    let statuses = cells.texts("status")?;
+    let reasons = cells.strings("status_reason")?;
+    let scores = cells.f64s("score")?;
+    let flagged = cells.bools("flagged")?;
+    let auto_fail = cells.bools("auto_fail")?;
+    let n_findings = cells.u32s("n_findings")?;
+    let n_segments = cells.u32s("n_segments")?;
+    let n_dropped = cells.u32s("n_dropped_segments")?;
+    let n_low_confidence = cells.u32s("n_low_confidence_segments")?;
+    let tones = cells.strings("agent_tone")?;
+    let metrics: Vec<(&str, Vec<Option<f64>>)> = METRIC_COLUMNS
+        .iter()
+        .map(|metric| Ok((*metric, cells.f64s(metric)?)))
+        .collect::<PolarsResult<_>>()?;
+    let hashes = cells.strings("audio_sha256")?;
+    let model_ids = cells.strings("model_id")?;
+    let rules_hashes = cells.texts("rules_hash")?;
+    let versions = cells.texts("version")?;
+    let paths = cells.texts("path")?;
+    Ok((0..data_frame.height())
+        .map(|index| CallRow {
+            call_id: call_ids[index].clone(),
+            agent_id: agent_ids[index].clone(),
+            call_date,
+            started_at: started_at[index],
+            duration_ms: durations[index],
+            language: languages[index].clone(),
+            layout: layouts[index].clone(),
+            source_sample_rate: sample_rates[index],
+            status: statuses[index].clone(),
+            status_reason: reasons[index].clone(),
+            score: scores[index],
+            flagged: flagged[index],
+            auto_fail: auto_fail[index],
+            n_findings: n_findings[index].unwrap_or(0),
+            n_segments: n_segments[index].unwrap_or(0),
+            n_dropped_segments: n_dropped[index].unwrap_or(0),
+            n_low_confidence_segments: n_low_confidence[index].unwrap_or(0),
+            agent_tone: tones[index].clone(),
+            metrics: metrics
+                .iter()
+                .filter_map(|(name, values)| values[index].map(|value| (name.to_string(), value)))
+                .collect(),
+            audio_sha256: hashes[index].clone(),
+            model_id: model_ids[index].clone(),
+            rules_hash: rules_hashes[index].clone(),
+            version: versions[index].clone(),
+            path: paths[index].clone(),
+        })
+        .collect())
+}
+
+fn parse_segments(data_frame: &DataFrame, call_date: NaiveDate) -> PolarsResult<Vec<SegmentRow>> {
+    let cells = Cells(data_frame);
+    let call_ids = cells.texts("call_id")?;
+    let agent_ids = cells.texts("agent_id")?;
+    let indices = cells.u32s("segment_index")?;
+    let speakers = cells.texts("speaker")?;
+    let channels = cells.u32s("channel")?;
+    let starts = cells.u64s("start_ms")?;
+    let ends = cells.u64s("end_ms")?;
+    let texts = cells.texts("text")?;
+    let confidences = cells.f32s("confidence")?;
+    let qualities = cells.texts("quality")?;
+    let sentiments = cells.f32s("sentiment")?;
+    let arousals = cells.f32s("arousal")?;
+    Ok((0..data_frame.height())
+        .map(|index| SegmentRow {
+            call_id: call_ids[index].clone(),
+            agent_id: agent_ids[index].clone(),
+            call_date,
+            segment_index: indices[index].unwrap_or(0),
+            speaker: speakers[index].clone(),
+            channel: channels[index].map_or(0, |channel| channel as u16),
+            start_ms: starts[index].unwrap_or(0),
+            end_ms: ends[index].unwrap_or(0),
+            text: texts[index].clone(),
+            confidence: confidences[index].unwrap_or(0.0),
+            quality: qualities[index].clone(),
+            sentiment: sentiments[index],
+            arousal: arousals[index],
+        })
+        .collect())
+}
+
+fn parse_findings(data_frame: &DataFrame, call_date: NaiveDate) -> PolarsResult<Vec<FindingRow>> {
+    let cells = Cells(data_frame);
+    let call_ids = cells.texts("call_id")?;
+    let agent_ids = cells.texts("agent_id")?;
+    let rule_ids = cells.texts("rule_id")?;
+    let categories = cells.texts("category")?;
+    let severities = cells.texts("severity")?;
+    let points = cells.f64s("points")?;
+    let speakers = cells.texts("speaker")?;
+    let starts = cells.u64s("start_ms")?;
+    let ends = cells.u64s("end_ms")?;
+    let evidence = cells.texts("evidence")?;
+    let descriptions = cells.texts("description")?;
+    Ok((0..data_frame.height())
+        .map(|index| FindingRow {
+            call_id: call_ids[index].clone(),
+            agent_id: agent_ids[index].clone(),
+            call_date,
+            rule_id: rule_ids[index].clone(),
+            category: categories[index].clone(),
+            severity: severities[index].clone(),
+            points: points[index].unwrap_or(0.0),
+            speaker: speakers[index].clone(),
+            start_ms: starts[index],
+            end_ms: ends[index],
+            evidence: evidence[index].clone(),
+            description: descriptions[index].clone(),
+        })
+        .collect())
+}
+
+fn parse_agents(data_frame: &DataFrame, call_date: NaiveDate) -> PolarsResult<Vec<AgentRow>> {
+    let cells = Cells(data_frame);
+    let agent_ids = cells.texts("agent_id")?;
+    let calls = cells.u32s("calls")?;
+    let scorable = cells.u32s("scorable")?;
+    let means = cells.f64s("mean_score")?;
+    let medians = cells.f64s("median_score")?;
+    let p10s = cells.f64s("p10_score")?;
+    let pass_rates = cells.f64s("pass_rate")?;
+    let flagged = cells.u32s("flagged")?;
+    let failures: Vec<(&str, Vec<Option<u32>>)> = CATEGORIES
+        .iter()
+        .map(|category| Ok((*category, cells.u32s(&format!("failures_{category}"))?)))
+        .collect::<PolarsResult<_>>()?;
+    Ok((0..data_frame.height())
+        .map(|index| AgentRow {
+            agent_id: agent_ids[index].clone(),
+            call_date,
+            calls: calls[index].unwrap_or(0),
+            scorable: scorable[index].unwrap_or(0),
+            mean_score: means[index],
+            median_score: medians[index],
+            p10_score: p10s[index],
+            pass_rate: pass_rates[index],
+            flagged: flagged[index].unwrap_or(0),
+            failures_by_category: failures
+                .iter()
+                .filter_map(|(category, counts)| {
+                    counts[index]
+                        .filter(|count| *count > 0)
+                        .map(|count| (category.to_string(), count))
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+fn parse_failures(data_frame: &DataFrame, call_date: NaiveDate) -> PolarsResult<Vec<FailureRow>> {
+    let cells = Cells(data_frame);
+    let call_ids = cells.texts("call_id")?;
+    let agent_ids = cells.texts("agent_id")?;
+    let paths = cells.texts("path")?;
+    let stages = cells.texts("stage")?;
+    let errors = cells.texts("error")?;
+    let messages = cells.texts("message")?;
+    Ok((0..data_frame.height())
+        .map(|index| FailureRow {
+            call_id: call_ids[index].clone(),
+            agent_id: agent_ids[index].clone(),
+            call_date,
+            path: paths[index].clone(),
+            stage: stages[index].clone(),
+            error: errors[index].clone(),
+            message: messages[index].clone(),
+        })
+        .collect())
+}
+
+fn parse_audits(data_frame: &DataFrame, call_date: NaiveDate) -> PolarsResult<Vec<AuditRow>> {
+    let cells = Cells(data_frame);
+    let sample_ids = cells.texts("sample_id")?;
+    let item_ids = cells.texts("item_id")?;
+    let kinds = cells.texts("kind")?;
+    let call_ids = cells.texts("call_id")?;
+    let agent_ids = cells.texts("agent_id")?;
+    let rule_ids = cells.strings("rule_id")?;
+    let categories = cells.strings("category")?;
+    let severities = cells.strings("severity")?;
+    let starts = cells.u64s("start_ms")?;
+    let ends = cells.u64s("end_ms")?;
+    let verdicts = cells.strings("verdict")?;
+    let notes = cells.strings("note")?;
+    let imported_at = cells.times("imported_at")?;
+    Ok((0..data_frame.height())
+        .map(|index| AuditRow {
+            sample_id: sample_ids[index].clone(),
+            item_id: item_ids[index].clone(),
+            kind: kinds[index].clone(),
+            call_id: call_ids[index].clone(),
+            agent_id: agent_ids[index].clone(),
+            call_date,
+            rule_id: rule_ids[index].clone(),
+            category: categories[index].clone(),
+            severity: severities[index].clone(),
+            start_ms: starts[index],
+            end_ms: ends[index],
+            verdict: verdicts[index].clone(),
+            note: notes[index].clone(),
+            imported_at: imported_at[index].unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// The `calls` rows of every shard whose call date passes `keep`.
+pub fn read_calls(
+    out: &Path,
+    keep: &dyn Fn(NaiveDate) -> bool,
+) -> Result<Vec<CallRow>, DatasetError> {
+    read_rows(out, "calls", keep, parse_calls)
+}
+
+/// The `segments` rows of every shard whose call date passes `keep`.
+pub fn read_segments(
+    out: &Path,
+    keep: &dyn Fn(NaiveDate) -> bool,
+) -> Result<Vec<SegmentRow>, DatasetError> {
+    read_rows(out, "segments", keep, parse_segments)
+}
+
+/// The `findings` rows of every shard whose call date passes `keep`.
+pub fn read_findings(
+    out: &Path,
+    keep: &dyn Fn(NaiveDate) -> bool,
+) -> Result<Vec<FindingRow>, DatasetError> {
+    read_rows(out, "findings", keep, parse_findings)
+}
+
+/// The `agents` rows of every shard whose call date passes `keep`.
+pub fn read_agents(
+    out: &Path,
+    keep: &dyn Fn(NaiveDate) -> bool,
+) -> Result<Vec<AgentRow>, DatasetError> {
+    read_rows(out, "agents", keep, parse_agents)
+}
+
+/// The `failures` rows of every shard whose call date passes `keep`.
+pub fn read_failures(
+    out: &Path,
+    keep: &dyn Fn(NaiveDate) -> bool,
+) -> Result<Vec<FailureRow>, DatasetError> {
+    read_rows(out, "failures", keep, parse_failures)
+}
+
+/// Every row of the `audits` table (empty when nothing was imported yet).
+pub fn read_audits(out: &Path) -> Result<Vec<AuditRow>, DatasetError> {
+    read_rows(out, "audits", &|_| true, parse_audits)
+}
+
+/// Every table of the dataset (all shards) whose call date passes `keep`.
+pub fn read_tables(out: &Path, keep: &dyn Fn(NaiveDate) -> bool) -> Result<Tables, DatasetError> {
+    Ok(Tables {
+        calls: read_calls(out, keep)?,
+        segments: read_segments(out, keep)?,
+        findings: read_findings(out, keep)?,
+        agents: read_agents(out, keep)?,
+        failures: read_failures(out, keep)?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -852,5 +1426,111 @@ mod tests {
             read_back.get_column_names_str(),
             vec!["call_id", "agent_id", "path", "stage", "error", "message"]
         );
+    }
+
+    #[test]
+    fn tables_read_back_as_written() {
+        let out = tempfile::tempdir().unwrap();
+        let started_at = DateTime::from_timestamp_millis(1_710_403_331_000);
+        let tables = Tables {
+            calls: vec![CallRow {
+                call_id: "c1".to_string(),
+                agent_id: "A1".to_string(),
+                call_date: date("2024-03-14"),
+                started_at,
+                duration_ms: Some(12_431),
+                language: Some("en".to_string()),
+                layout: Some("stereo".to_string()),
+                source_sample_rate: Some(8000),
+                status: "scored".to_string(),
+                status_reason: None,
+                score: Some(85.0),
+                flagged: true,
+                auto_fail: false,
+                n_findings: 1,
+                n_segments: 1,
+                n_dropped_segments: 0,
+                n_low_confidence_segments: 0,
+                agent_tone: Some("calm".to_string()),
+                metrics: BTreeMap::from([("answer_delay_ms".to_string(), 300.0)]),
+                audio_sha256: Some("ab".to_string()),
+                model_id: Some("m".to_string()),
+                rules_hash: "r".to_string(),
+                version: "v".to_string(),
+                path: "c1.wav".to_string(),
+            }],
+            segments: vec![SegmentRow {
+                call_id: "c1".to_string(),
+                agent_id: "A1".to_string(),
+                call_date: date("2024-03-14"),
+                segment_index: 0,
+                speaker: "agent".to_string(),
+                channel: 1,
+                start_ms: 100,
+                end_ms: 900,
+                text: "<script>hello</script>".to_string(),
+                confidence: 0.5,
+                quality: "ok".to_string(),
+                sentiment: Some(0.25),
+                arousal: None,
+            }],
+            findings: vec![FindingRow {
+                call_id: "c1".to_string(),
+                agent_id: "A1".to_string(),
+                call_date: date("2024-03-14"),
+                rule_id: "greeting.hello".to_string(),
+                category: "greeting".to_string(),
+                severity: "minor".to_string(),
+                points: 5.0,
+                speaker: "agent".to_string(),
+                start_ms: Some(100),
+                end_ms: None,
+                evidence: "not said".to_string(),
+                description: "say hello".to_string(),
+            }],
+            agents: vec![AgentRow {
+                agent_id: "A1".to_string(),
+                call_date: date("2024-03-14"),
+                calls: 1,
+                scorable: 1,
+                mean_score: Some(85.0),
+                median_score: Some(85.0),
+                p10_score: Some(85.0),
+                pass_rate: Some(0.0),
+                flagged: 1,
+                failures_by_category: BTreeMap::from([("greeting".to_string(), 1)]),
+            }],
+            failures: vec![failure_row("bad", "2024-03-15")],
+        };
+        write_tables(out.path(), &tables, Shard::WHOLE, date("2024-03-16")).unwrap();
+        let read = read_tables(out.path(), &|_| true).unwrap();
+        assert_eq!(read.calls, tables.calls);
+        assert_eq!(read.segments, tables.segments);
+        assert_eq!(read.findings, tables.findings);
+        assert_eq!(read.agents, tables.agents);
+        assert_eq!(read.failures, tables.failures);
+        let only_15th = read_tables(out.path(), &|day| day == date("2024-03-15")).unwrap();
+        assert!(only_15th.calls.is_empty());
+        assert_eq!(only_15th.failures.len(), 1);
+
+        let audit = AuditRow {
+            sample_id: "s1".to_string(),
+            item_id: "f1".to_string(),
+            kind: "finding".to_string(),
+            call_id: "c1".to_string(),
+            agent_id: "A1".to_string(),
+            call_date: date("2024-03-14"),
+            rule_id: Some("greeting.hello".to_string()),
+            category: Some("greeting".to_string()),
+            severity: Some("minor".to_string()),
+            start_ms: Some(100),
+            end_ms: None,
+            verdict: Some("correct".to_string()),
+            note: None,
+            imported_at: started_at.unwrap(),
+        };
+        assert!(read_audits(out.path()).unwrap().is_empty());
+        write_audits(out.path(), std::slice::from_ref(&audit), date("2024-03-16")).unwrap();
+        assert_eq!(read_audits(out.path()).unwrap(), vec![audit]);
     }
 }

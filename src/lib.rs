@@ -23,6 +23,7 @@ pub mod score;
 pub mod tone;
 
 // Output, state and tools.
+pub mod audit;
 pub mod dataset;
 pub mod model;
 pub mod report;

@@ -7,14 +7,17 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use regex::Regex;
 
 use callqa::analyse::{AnalysisOptions, Analyzer};
+use callqa::audit::{SampleOptions, StratifyBy};
 use callqa::dataset::Shard;
 use callqa::decode::DecodeOptions;
 use callqa::discover::{DEFAULT_NAME_PATTERN, DiscoverOptions};
 use callqa::model::{self, Quantization};
+use callqa::report::Period;
 use callqa::run::{RunOptions, RunSummary, run, write_dataset};
 use callqa::store::Store;
 use callqa::transcribe::AsrSettings;
@@ -45,8 +48,15 @@ enum Command {
     Run(RunArgs),
     /// Re-apply the current rules to the stored transcripts (no audio, no model).
     Rescore(RescoreArgs),
-    /// Rebuild report.html from the stored transcripts and current rules.
-    Report(RescoreArgs),
+    /// Write the HTML report from the dataset: every call date, one date, or a range.
+    Report(ReportArgs),
+    /// Draw a reproducible audit sample of findings, with a sheet and audio clips.
+    Sample(SampleArgs),
+    /// Auditors' verdicts on a sample.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Rulebook tools.
     Rules {
         #[command(subcommand)]
@@ -151,6 +161,90 @@ struct RescoreArgs {
     analysis: AnalysisArgs,
 }
 
+#[derive(Args)]
+struct DateRangeArgs {
+    /// First call date (YYYY-MM-DD), included.
+    #[arg(long)]
+    from: Option<NaiveDate>,
+    /// Last call date (YYYY-MM-DD), included.
+    #[arg(long)]
+    to: Option<NaiveDate>,
+}
+
+impl DateRangeArgs {
+    fn period(&self) -> anyhow::Result<Period> {
+        if let (Some(from), Some(to)) = (self.from, self.to) {
+            anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
+        }
+        Ok(Period {
+            from: self.from,
+            to: self.to,
+        })
+    }
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// Dataset folder written by `callqa run`.
+    #[arg(long)]
+    out: PathBuf,
+    /// Only the calls of this date (YYYY-MM-DD); the trend still compares with earlier dates.
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    date: Option<NaiveDate>,
+    #[command(flatten)]
+    range: DateRangeArgs,
+    /// Where to write the page. Default: OUT/report.html for every date, else
+    /// OUT/report-FROM_TO.html.
+    #[arg(long)]
+    html: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StratifyArg {
+    Category,
+    Severity,
+}
+
+#[derive(Args)]
+struct SampleArgs {
+    /// Dataset folder written by `callqa run`.
+    #[arg(long)]
+    out: PathBuf,
+    /// Items in the sample (findings and control calls together).
+    #[arg(long)]
+    size: usize,
+    /// Seed of the random draw: the same dataset, seed and options give the same sample.
+    #[arg(long)]
+    seed: u64,
+    /// Stratify within each agent by rule category or severity too.
+    #[arg(long, value_enum)]
+    by: Option<StratifyArg>,
+    /// Share of the sample drawn from unflagged calls as controls (0..1), e.g. 0.1.
+    #[arg(long, default_value_t = 0.0)]
+    control_share: f64,
+    /// Sample the findings of unflagged calls too (default: flagged calls only).
+    #[arg(long)]
+    include_unflagged: bool,
+    #[command(flatten)]
+    range: DateRangeArgs,
+    /// Folder for the sheet and clips. Default: OUT/audit-samples/<timestamp>-seed<SEED>.
+    #[arg(long)]
+    audit_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Read an audit sheet's verdicts (correct / incorrect / empty; also yes / no) into the
+    /// `audits` table and refresh report.html. Importing a sheet again replaces its verdicts.
+    Import {
+        /// The sheet.csv of a sample, with the verdict column filled in.
+        sheet: PathBuf,
+        /// Dataset folder the sample was drawn from.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
 #[derive(Subcommand)]
 enum RulesCommand {
     /// Parse every rulebook, report errors with file:line, and run each rule's examples.
@@ -197,8 +291,12 @@ fn execute(cli: Cli) -> anyhow::Result<u8> {
     let quiet = cli.quiet;
     match cli.command {
         Command::Run(arguments) => command_run(arguments, quiet),
-        Command::Rescore(arguments) => command_rescore(arguments, quiet, false),
-        Command::Report(arguments) => command_rescore(arguments, quiet, true),
+        Command::Rescore(arguments) => command_rescore(arguments, quiet),
+        Command::Report(arguments) => command_report(arguments),
+        Command::Sample(arguments) => command_sample(arguments, quiet),
+        Command::Audit {
+            command: AuditCommand::Import { sheet, out },
+        } => command_audit_import(&sheet, &out, quiet),
         Command::Rules {
             command: RulesCommand::Check { dir },
         } => {
@@ -342,12 +440,130 @@ fn print_summary(summary: &RunSummary) {
     );
 }
 
-fn command_rescore(arguments: RescoreArgs, quiet: bool, report_only: bool) -> anyhow::Result<u8> {
+fn ensure_dataset(out: &Path) -> anyhow::Result<()> {
     anyhow::ensure!(
-        arguments.out.join(".callqa").is_dir(),
+        out.join(".callqa").is_dir(),
         "{} is not a callqa dataset (no .callqa folder); run `callqa run` first",
-        arguments.out.display()
+        out.display()
     );
+    Ok(())
+}
+
+fn command_report(arguments: ReportArgs) -> anyhow::Result<u8> {
+    ensure_dataset(&arguments.out)?;
+    let period = match arguments.date {
+        Some(date) => Period::day(date),
+        None => arguments.range.period()?,
+    };
+    let path = arguments.html.clone().unwrap_or_else(|| {
+        let name = match (period.from, period.to) {
+            (None, None) => "report.html".to_string(),
+            (Some(from), Some(to)) if from == to => format!("report-{from}.html"),
+            (from, to) => format!(
+                "report-{}_{}.html",
+                from.map_or("start".to_string(), |date| date.to_string()),
+                to.map_or("end".to_string(), |date| date.to_string())
+            ),
+        };
+        arguments.out.join(name)
+    });
+    callqa::report::write_report(&arguments.out, period, &path)?;
+    println!("{}", path.display());
+    Ok(EXIT_OK)
+}
+
+fn command_sample(arguments: SampleArgs, quiet: bool) -> anyhow::Result<u8> {
+    ensure_dataset(&arguments.out)?;
+    let options = SampleOptions {
+        size: arguments.size,
+        seed: arguments.seed,
+        by: arguments.by.map(|by| match by {
+            StratifyArg::Category => StratifyBy::Category,
+            StratifyArg::Severity => StratifyBy::Severity,
+        }),
+        control_share: arguments.control_share,
+        include_unflagged: arguments.include_unflagged,
+        period: arguments.range.period()?,
+        audit_dir: arguments.audit_dir.clone(),
+    };
+    let summary = callqa::audit::draw_sample(&arguments.out, &options)?;
+    if !quiet {
+        eprintln!(
+            "sampled {} of {} findings{} and {} of {} control calls (seed {}, {}, stratified by {})",
+            summary.n_findings,
+            summary.n_population_findings,
+            if options.include_unflagged {
+                ""
+            } else {
+                " of flagged calls"
+            },
+            summary.n_controls,
+            summary.n_population_controls,
+            summary.seed,
+            summary.rng,
+            summary.stratified_by
+        );
+        // Every stratum when they fit on a screen; sample.json lists them all.
+        if summary.strata.len() <= 40 {
+            for (stratum, population, drawn) in &summary.strata {
+                eprintln!("  {stratum}: {drawn} of {population}");
+            }
+        }
+        eprintln!(
+            "{} clips; sheet: {}",
+            summary.n_clips,
+            summary.folder.join(callqa::audit::SHEET_CSV).display()
+        );
+    }
+    if !summary.agents_not_represented.is_empty() {
+        eprintln!(
+            "warning: --size {} is smaller than the number of agents; not in the sample: {}",
+            options.size,
+            summary.agents_not_represented.join(", ")
+        );
+    }
+    for (call_id, problem) in &summary.clip_problems {
+        eprintln!("  no clips for {call_id}: {problem}");
+    }
+    println!("{}", summary.folder.display());
+    Ok(if summary.clip_problems.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_SOME_FAILED
+    })
+}
+
+fn command_audit_import(sheet: &Path, out: &Path, quiet: bool) -> anyhow::Result<u8> {
+    ensure_dataset(out)?;
+    let summary = callqa::audit::import_sheet(out, sheet)?;
+    let report = out.join("report.html");
+    callqa::report::write_report(out, Period::ALL, &report)?;
+    if !quiet {
+        eprintln!(
+            "imported {} rows of sample {} ({} correct, {} incorrect, {} not judged){}; {} audit rows in the dataset",
+            summary.n_rows,
+            summary.sample_ids.join(", "),
+            summary.n_correct,
+            summary.n_incorrect,
+            summary.n_empty,
+            if summary.n_replaced > 0 {
+                format!(
+                    ", replacing {} rows of an earlier import",
+                    summary.n_replaced
+                )
+            } else {
+                String::new()
+            },
+            summary.n_audits_total
+        );
+        eprintln!("report: {}", report.display());
+    }
+    println!("{}", out.join("audits").display());
+    Ok(EXIT_OK)
+}
+
+fn command_rescore(arguments: RescoreArgs, quiet: bool) -> anyhow::Result<u8> {
+    ensure_dataset(&arguments.out)?;
     let analyzer = Analyzer::load(
         &arguments.analysis.rules.rules,
         arguments.analysis.options(),
@@ -364,8 +580,7 @@ fn command_rescore(arguments: RescoreArgs, quiet: bool, report_only: bool) -> an
     if !quiet {
         let dataset = &summary.dataset;
         eprintln!(
-            "{} {} calls in {:.2} s ({} scored, {} not scorable, {} failed, {} flagged, {} findings)",
-            if report_only { "reported" } else { "re-scored" },
+            "re-scored {} calls in {:.2} s ({} scored, {} not scorable, {} failed, {} flagged, {} findings)",
             dataset.n_calls,
             started.elapsed().as_secs_f64(),
             dataset.n_scored,

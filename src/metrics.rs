@@ -183,6 +183,7 @@ pub fn measure(transcript: &CallTranscript, options: &MetricsOptions) -> Measure
     let customer_channel = channel_index_of(transcript, Speaker::Customer);
 
     let mut metrics = BTreeMap::new();
+    let mut metric_spans = BTreeMap::new();
     let mut events = Vec::new();
 
     measure_answer_delay(
@@ -190,6 +191,7 @@ pub fn measure(transcript: &CallTranscript, options: &MetricsOptions) -> Measure
         options,
         agent_channel.map(|index| channel_spans[index].as_slice()),
         &mut metrics,
+        &mut metric_spans,
         &mut events,
     );
     measure_talk_time(
@@ -203,6 +205,7 @@ pub fn measure(transcript: &CallTranscript, options: &MetricsOptions) -> Measure
         &channel_spans,
         agent_channel.is_some(),
         &mut metrics,
+        &mut metric_spans,
         &mut events,
     );
     measure_overtalk(
@@ -241,12 +244,15 @@ pub fn measure(transcript: &CallTranscript, options: &MetricsOptions) -> Measure
 
     // Whatever happened above, nothing unmeasurable leaves this stage as a number.
     metrics.retain(|_, value: &mut f64| value.is_finite());
+    metric_spans
+        .retain(|name, (start_ms, end_ms)| metrics.contains_key(name) && *end_ms >= *start_ms);
     events.sort_by(|left: &TimingEvent, right: &TimingEvent| {
         (left.start_ms, left.end_ms, &left.kind).cmp(&(right.start_ms, right.end_ms, &right.kind))
     });
     Measurements {
         metrics,
         events,
+        metric_spans,
         ..Measurements::default()
     }
 }
@@ -319,6 +325,7 @@ fn measure_answer_delay(
     options: &MetricsOptions,
     agent_spans: Option<&[SpeechRegion]>,
     metrics: &mut BTreeMap<String, f64>,
+    metric_spans: &mut BTreeMap<String, (u64, u64)>,
     events: &mut Vec<TimingEvent>,
 ) {
     let ring_ms = options.ring_ms.unwrap_or(0);
@@ -343,6 +350,11 @@ fn measure_answer_delay(
     if let Some(first_word_ms) = first_word_ms {
         let delay_ms = ring_ms.saturating_add(first_word_ms);
         metrics.insert("answer_delay_ms".to_owned(), delay_ms as f64);
+        // The part of the delay that is in the recording: pickup (or its start) → first word.
+        metric_spans.insert(
+            "answer_delay_ms".to_owned(),
+            (answered_at_ms.min(first_word_ms), first_word_ms),
+        );
         let ring_note = if ring_ms > 0 {
             format!(" after {} s of ringing", format_seconds(ring_ms))
         } else {
@@ -364,6 +376,7 @@ fn measure_answer_delay(
             "answer_delay_ms".to_owned(),
             ring_ms.saturating_add(answered_at_ms) as f64,
         );
+        metric_spans.insert("answer_delay_ms".to_owned(), (0, answered_at_ms));
     }
 }
 
@@ -405,6 +418,7 @@ fn measure_silence(
     channel_spans: &[Vec<SpeechRegion>],
     has_agent_channel: bool,
     metrics: &mut BTreeMap<String, f64>,
+    metric_spans: &mut BTreeMap<String, (u64, u64)>,
     events: &mut Vec<TimingEvent>,
 ) {
     let all_speech = merged_spans(channel_spans.iter().flatten().copied(), u64::MAX);
@@ -440,12 +454,16 @@ fn measure_silence(
         });
     }
 
-    let longest_silence_ms = gaps
+    // The first of equally long gaps: deterministic.
+    let longest_gap = gaps
         .iter()
-        .map(|gap| gap.end_ms - gap.start_ms)
-        .max()
-        .unwrap_or(0);
+        .rev()
+        .max_by_key(|gap| gap.end_ms - gap.start_ms);
+    let longest_silence_ms = longest_gap.map_or(0, |gap| gap.end_ms - gap.start_ms);
     metrics.insert("longest_silence_ms".to_owned(), longest_silence_ms as f64);
+    if let Some(gap) = longest_gap {
+        metric_spans.insert("longest_silence_ms".to_owned(), (gap.start_ms, gap.end_ms));
+    }
 
     // Dead air is the agent's to manage; on mono or unassigned calls no one can be named.
     let held_against = if has_agent_channel {
@@ -1082,6 +1100,7 @@ mod tests {
             );
         }
         assert_eq!(measured.metrics["longest_silence_ms"], 14_000.0);
+        assert_eq!(measured.metric_spans["longest_silence_ms"], (6_000, 20_000));
         assert_eq!(measured.metrics["n_dead_air"], 1.0);
         let silences = events_of(&measured, EVENT_SILENCE);
         assert_eq!(silences.len(), 2, "{silences:?}"); // leading 1 s and 14 s
@@ -1105,6 +1124,7 @@ mod tests {
         };
         let measured = measure(&call, &options);
         assert_eq!(measured.metrics["answer_delay_ms"], 5_000.0);
+        assert_eq!(measured.metric_spans["answer_delay_ms"], (0, 3_000));
     }
 
     #[test]
@@ -1160,6 +1180,11 @@ mod tests {
         assert!(!measured.metrics.contains_key("longest_silence_ms"));
         assert!(!measured.metrics.contains_key("answer_delay_ms"));
         assert!(measured.events.is_empty());
+        assert!(
+            measured.metric_spans.is_empty(),
+            "{:?}",
+            measured.metric_spans
+        );
     }
 
     #[test]
@@ -1234,6 +1259,12 @@ mod tests {
             },
         );
         assert_eq!(with_metadata.metrics["answer_delay_ms"], 10_000.0);
+        // The recorded part of the delay: from the pickup to the first word.
+        assert_eq!(
+            with_metadata.metric_spans["answer_delay_ms"],
+            (5_000, 6_000)
+        );
+        assert_eq!(plain.metric_spans["answer_delay_ms"], (0, 500));
         let marker = events_of(&with_metadata, EVENT_FIRST_AGENT_WORD);
         assert_eq!(marker.len(), 1);
         assert_eq!(marker[0].start_ms, 6_000);

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 
-use crate::decode::{DecodeOptions, decode_file};
+use crate::decode::{DecodeOptions, DecodedAudio, decode_file_channel};
 use crate::store::{CallRecord, Failure, Outcome, Store, StoreError, file_sha256};
 use crate::transcribe::Worker;
 use crate::types::{
@@ -45,6 +45,9 @@ pub struct ProcessedCall {
     pub progress: CallProgress,
     pub audio_ms: u64,
     pub stage_seconds: BTreeMap<String, f64>,
+    /// What the decoder repaired or worked around in this call's file (kind, sentence), e.g. a
+    /// recording cut short; empty for clean files and for cache hits (nothing was decoded).
+    pub decode_notes: Vec<(String, String)>,
 }
 
 fn failure(stage: &str, error: &str, message: String) -> Failure {
@@ -86,31 +89,81 @@ impl AudioPath<'_> {
             return Ok(ProcessedCall {
                 progress: CallProgress::Cached,
                 audio_ms: transcript.duration_ms,
-                stage_seconds: BTreeMap::new(),
+                stage_seconds,
+                decode_notes: Vec::new(),
             });
         }
 
+        // Channels are decoded, searched for speech and transcribed one at a time, so that only
+        // one channel's 16 kHz samples are in memory (~690 MB for a 3-hour call): a long stereo
+        // call then needs half the memory it would if both sides were decoded together.
         let stage_started = Instant::now();
-        let audio = match decode_file(&spec.path, self.decode_options) {
+        let first = match decode_file_channel(&spec.path, self.decode_options, 0) {
             Ok(audio) => audio,
             Err(error) => {
                 let failure = failure("decode", error.kind(), error.to_string());
                 return self.record_failure(spec, Some(audio_sha256), failure, stage_seconds);
             }
         };
-        stage_seconds.insert("decode".to_string(), stage_started.elapsed().as_secs_f64());
+        let mut decode_seconds = stage_started.elapsed().as_secs_f64();
+        let decode_notes: Vec<(String, String)> = first
+            .notes
+            .iter()
+            .map(|note| (note.kind().to_string(), note.to_string()))
+            .collect();
+        let n_channels = usize::from(first.n_source_channels);
+        let duration_ms = first.duration_ms;
+        let source_sample_rate = first.source_sample_rate;
 
-        let layout = match (audio.channels.len(), spec.agent_channel) {
+        let layout = match (n_channels, spec.agent_channel) {
             (1, _) => Layout::Mono,
             (_, Some(_)) => Layout::Stereo,
             (_, None) => Layout::StereoUnassigned,
         };
-        let mut channels = Vec::with_capacity(audio.channels.len());
+        let mut channels = Vec::with_capacity(n_channels);
         let mut segments = Vec::new();
         let mut n_windows = 0;
         let mut vad_seconds = 0.0;
         let mut transcribe_seconds = 0.0;
-        for (channel_index, samples) in audio.channels.iter().enumerate() {
+        let mut first = Some(first);
+        for channel_index in 0..n_channels {
+            let audio: DecodedAudio = match first.take() {
+                Some(audio) => audio,
+                None => {
+                    let stage_started = Instant::now();
+                    let decoded =
+                        decode_file_channel(&spec.path, self.decode_options, channel_index);
+                    decode_seconds += stage_started.elapsed().as_secs_f64();
+                    match decoded {
+                        Ok(audio) => audio,
+                        Err(error) => {
+                            // Only a file changed or damaged while it was read gets here.
+                            stage_seconds.insert("decode".to_string(), decode_seconds);
+                            let failure = failure("decode", error.kind(), error.to_string());
+                            return self.record_failure(
+                                spec,
+                                Some(audio_sha256),
+                                failure,
+                                stage_seconds,
+                            );
+                        }
+                    }
+                }
+            };
+            let Some(samples) = audio.channels.first() else {
+                stage_seconds.insert("decode".to_string(), decode_seconds);
+                let failure = failure(
+                    "decode",
+                    "changed_while_read",
+                    format!(
+                        "{}: channel {} vanished while the file was read (was it being \
+                         rewritten?)",
+                        spec.path.display(),
+                        channel_index + 1
+                    ),
+                );
+                return self.record_failure(spec, Some(audio_sha256), failure, stage_seconds);
+            };
             let channel = channel_index as u16;
             let speaker = speaker_of(layout, spec.agent_channel, channel);
             let stage_started = Instant::now();
@@ -162,13 +215,14 @@ impl AudioPath<'_> {
                 n_dropped_segments: channel_text.n_dropped,
             });
         }
+        stage_seconds.insert("decode".to_string(), decode_seconds);
         stage_seconds.insert("vad".to_string(), vad_seconds);
         stage_seconds.insert("transcribe".to_string(), transcribe_seconds);
         segments.sort_by_key(|segment| (segment.start_ms, segment.channel));
         let transcript = CallTranscript {
-            duration_ms: audio.duration_ms,
+            duration_ms,
             layout,
-            source_sample_rate: audio.source_sample_rate,
+            source_sample_rate,
             channels,
             segments,
         };
@@ -183,6 +237,7 @@ impl AudioPath<'_> {
             progress: CallProgress::Transcribed { n_windows },
             audio_ms: transcript.duration_ms,
             stage_seconds,
+            decode_notes,
         })
     }
 
@@ -221,11 +276,16 @@ impl AudioPath<'_> {
             progress: CallProgress::Failed,
             audio_ms: 0,
             stage_seconds,
+            decode_notes: Vec::new(),
         })
     }
 }
 
 /// Reads the file once to hash it; the reasons a file cannot be read become plain failures.
+///
+/// Only regular files (or links to them) are opened: opening a named pipe would block the
+/// worker until some other program writes to it, which on a night batch means forever, and a
+/// device or socket is never a recording.
 fn read_hash(path: &Path) -> Result<String, Failure> {
     match std::fs::metadata(path) {
         Ok(metadata) if metadata.is_dir() => {
@@ -235,12 +295,32 @@ fn read_hash(path: &Path) -> Result<String, Failure> {
                 format!("{}: is a folder, not a recording", path.display()),
             ));
         }
+        Ok(metadata) if !metadata.is_file() => {
+            return Err(failure(
+                "read",
+                "not_a_file",
+                format!(
+                    "{}: is {}, not a recording; it was not opened",
+                    path.display(),
+                    special_file_kind(&metadata)
+                ),
+            ));
+        }
         Ok(_) => {}
         Err(error) => {
+            let is_dangling_link = error.kind() == std::io::ErrorKind::NotFound
+                && std::fs::symlink_metadata(path)
+                    .is_ok_and(|metadata| metadata.file_type().is_symlink());
+            let message = if is_dangling_link {
+                "a symbolic link to a file that does not exist (was the recording moved?)"
+                    .to_string()
+            } else {
+                io_message(&error)
+            };
             return Err(failure(
                 "read",
                 io_kind(&error),
-                format!("{}: {}", path.display(), io_message(&error)),
+                format!("{}: {message}", path.display()),
             ));
         }
     }
@@ -251,6 +331,26 @@ fn read_hash(path: &Path) -> Result<String, Failure> {
             format!("{}: {}", path.display(), io_message(&error)),
         )
     })
+}
+
+/// "a named pipe (FIFO)", "a socket" … for a file that is neither a folder nor a regular file.
+fn special_file_kind(metadata: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let file_type = metadata.file_type();
+        if file_type.is_fifo() {
+            return "a named pipe (FIFO)";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+        if file_type.is_block_device() || file_type.is_char_device() {
+            return "a device";
+        }
+    }
+    let _ = metadata;
+    "a special file"
 }
 
 fn io_kind(error: &std::io::Error) -> &'static str {
@@ -335,5 +435,35 @@ mod tests {
         let failure = read_hash(&folder.path().join("missing.wav")).unwrap_err();
         assert_eq!(failure.error, "not_found");
         assert!(failure.message.contains("missing.wav"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn special_files_are_not_opened() {
+        let folder = tempfile::tempdir().unwrap();
+        // A named pipe without a writer: opening it would block forever.
+        let fifo = folder.path().join("pipe.wav");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(status.success());
+        let failure = read_hash(&fifo).unwrap_err();
+        assert_eq!(failure.error, "not_a_file");
+        assert!(
+            failure.message.contains("named pipe"),
+            "{}",
+            failure.message
+        );
+
+        let link = folder.path().join("moved.wav");
+        std::os::unix::fs::symlink(folder.path().join("gone.wav"), &link).unwrap();
+        let failure = read_hash(&link).unwrap_err();
+        assert_eq!(failure.error, "not_found");
+        assert!(
+            failure.message.contains("symbolic link"),
+            "{}",
+            failure.message
+        );
     }
 }

@@ -25,7 +25,10 @@ use crate::dataset::{Shard, write_tables};
 use crate::decode::DecodeOptions;
 use crate::discover::{DiscoverOptions, discover};
 use crate::pipeline::{AudioPath, CallProgress};
-use crate::store::{CallRecord, Failure, Outcome, Store, write_atomically};
+use crate::store::{
+    CallRecord, Failure, Outcome, STALE_TEMPORARY_AGE, Store, TEMPORARY_PREFIX, remove_temporaries,
+    temporary_prefix, write_atomically,
+};
 use crate::transcribe::{AsrSettings, Transcriber};
 use crate::types::CallSpec;
 use crate::vad::VadConfig;
@@ -72,19 +75,35 @@ pub struct RunSummary {
     pub n_transcribed: usize,
     pub n_cached: usize,
     pub n_failed: usize,
+    /// Final state of this run's inputs after analysis: `n_scored + n_not_scorable + n_failed
+    /// = n_inputs` (`n_failed` above is the third state: a failed input is never analysed).
+    pub n_scored: usize,
+    pub n_not_scorable: usize,
     pub n_whisper_windows: u64,
     /// Seconds of call audio processed in this run (cache hits excluded).
     pub audio_seconds_transcribed: f64,
     pub wall_seconds: f64,
     /// Call-audio seconds per wall second over the transcribing part of the run.
     pub throughput: Option<f64>,
-    /// Summed per-stage CPU-side seconds over all calls processed in this run.
+    /// Seconds per stage. Per-call stages (`hash`, `decode`, `vad`, `transcribe`) are summed
+    /// over this run's calls (with several workers they add up to more than the wall time);
+    /// `wall_*` entries are wall-clock seconds of the run's phases: `wall_load_rules`,
+    /// `wall_model_id` (hashing the model file), `wall_discover`, `wall_load_model`,
+    /// `wall_audio` (all calls' audio stages, in parallel),
+    /// `wall_analyse_and_write` (analysis, scoring, tables, report).
     pub stage_seconds: BTreeMap<String, f64>,
+    /// What the decoder repaired in this run's files (call id, kind, sentence): a recording cut
+    /// short, corrupt samples replaced by silence … Such calls are scored on what was there.
+    pub decode_notes: Vec<(String, String, String)>,
     /// The whole dataset after this run (all nights, this shard).
     pub dataset: TableSummary,
     pub files_written: Vec<String>,
     /// Failures of this run's inputs: (call id, stage, error).
     pub failures: Vec<(String, String, String)>,
+    /// Status of every call in the tables just written, by call id (filled by
+    /// [`write_dataset`]; not part of the manifest).
+    #[serde(skip)]
+    pub call_status: BTreeMap<String, String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,20 +142,40 @@ fn progress_bar(n_calls: usize, show: bool) -> ProgressBar {
 pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
     let run_started = Instant::now();
     let started_at = Utc::now();
+    let mut phase_seconds: BTreeMap<String, f64> = BTreeMap::new();
+    let mut phase_started = Instant::now();
+    let mut end_phase = |name: &str, started: &mut Instant| {
+        phase_seconds.insert(name.to_string(), started.elapsed().as_secs_f64());
+        *started = Instant::now();
+    };
     // Everything that can fail for the whole batch fails here, in the first second.
     let analyzer = Analyzer::load(&options.rules_dir, options.analysis.clone())
         .map_err(|error| RunError::Setup(format!("{error:#}")))?;
+    end_phase("wall_load_rules", &mut phase_started);
     crate::model::read_ggml_header(&options.model)
         .map_err(|error| RunError::Setup(error.to_string()))?;
     let model_id = crate::model::model_id(&options.model)
         .map_err(|error| RunError::Setup(error.to_string()))?;
+    end_phase("wall_model_id", &mut phase_started);
     let discovery = discover(&options.input, &options.discover)
         .map_err(|error| RunError::Setup(error.to_string()))?;
+    end_phase("wall_discover", &mut phase_started);
     fs_err::create_dir_all(&options.out)
         .map_err(|error| RunError::Setup(format!("cannot create the output folder: {error}")))?;
     let store = Store::open(&options.out).map_err(|error| RunError::Setup(error.to_string()))?;
+    // Left-overs of runs killed long ago; a killed run's own records and part files are
+    // tidied exactly when they are written again (see `Store::save_record`, `write_dataset`).
+    store
+        .remove_stale_temporaries()
+        .map_err(|error| RunError::Setup(error.to_string()))?;
+    for folder in [options.out.clone(), options.out.join("runs")] {
+        remove_temporaries(&folder, TEMPORARY_PREFIX, STALE_TEMPORARY_AGE)
+            .map_err(|error| RunError::Setup(error.to_string()))?;
+    }
+    phase_started = Instant::now();
     let transcriber = Transcriber::load(&options.model, options.asr.clone())
         .map_err(|error| RunError::Setup(error.to_string()))?;
+    end_phase("wall_load_model", &mut phase_started);
     let asr_settings_key = options.asr.cache_key();
 
     let calls: Vec<&CallSpec> = discovery
@@ -170,6 +209,7 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
         workers: options.workers,
         threads_per_worker: options.asr.threads_per_worker,
         n_inputs: calls.len() + problems.len(),
+        stage_seconds: phase_seconds,
         ..RunSummary::default()
     };
 
@@ -272,6 +312,9 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
         for (stage, seconds) in processed.stage_seconds {
             *summary.stage_seconds.entry(stage).or_insert(0.0) += seconds;
         }
+        for (kind, message) in processed.decode_notes {
+            summary.decode_notes.push((call_id.clone(), kind, message));
+        }
     }
     if summary.audio_seconds_transcribed > 0.0 && transcribe_wall > 0.0 {
         summary.throughput = Some(summary.audio_seconds_transcribed / transcribe_wall);
@@ -287,6 +330,18 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
         tables_started.elapsed().as_secs_f64(),
     );
     summary.files_written = written;
+    // Final states of this run's inputs (the dataset may hold earlier nights too).
+    let input_ids = calls
+        .iter()
+        .map(|call| &call.call_id)
+        .chain(problems.iter().map(|problem| &problem.call_id));
+    for call_id in input_ids {
+        match summary.call_status.get(call_id).map(String::as_str) {
+            Some("scored") => summary.n_scored += 1,
+            Some("not_scorable") => summary.n_not_scorable += 1,
+            _ => {}
+        }
+    }
     summary.finished_at = Some(Utc::now());
     summary.wall_seconds = run_started.elapsed().as_secs_f64();
     write_run_manifest(&options.out, &summary)?;
@@ -310,19 +365,53 @@ pub fn write_dataset(
         .collect();
     let (tables, table_summary) =
         build_tables(store, analyzer, &records).map_err(RunError::Other)?;
+    remove_own_table_temporaries(out, shard).map_err(anyhow::Error::from)?;
     let written = write_tables(out, &tables, shard, Utc::now().date_naive())
         .map_err(|error| RunError::Other(error.into()))?;
     summary.dataset = table_summary;
+    summary.call_status = tables
+        .calls
+        .iter()
+        .map(|row| (row.call_id.clone(), row.status.clone()))
+        .collect();
     let mut files: Vec<String> = written
         .files
         .iter()
         .map(|path| path.display().to_string())
         .collect();
-    let report_path = out.join("report.html");
-    let report = crate::report::render(&tables, &summary.rules_hash);
-    write_atomically(&report_path, report.as_bytes(), false).map_err(anyhow::Error::from)?;
+    // The report is read back from the dataset, so after a sharded run it covers every shard.
+    crate::report::write_report(out, crate::report::Period::ALL, &out.join("report.html"))
+        .map_err(anyhow::Error::from)?;
     files.push("report.html".to_string());
     Ok(files)
+}
+
+/// The tables [`write_tables`] writes, each a folder of `call_date=…` partitions.
+const TABLE_FOLDERS: &[&str] = &["calls", "segments", "findings", "agents", "failures"];
+
+/// Removes the temporary part files this shard left in the tables when it was killed while
+/// writing them. Only this shard writes files named after its part name, so nothing another
+/// process is writing now is touched.
+fn remove_own_table_temporaries(
+    out: &Path,
+    shard: Shard,
+) -> Result<usize, crate::store::StoreError> {
+    let prefix = temporary_prefix(Path::new(&shard.file_name()));
+    let mut removed = 0;
+    for table in TABLE_FOLDERS {
+        let Ok(partitions) = std::fs::read_dir(out.join(table)) else {
+            continue;
+        };
+        for partition in partitions.flatten() {
+            if partition
+                .file_type()
+                .is_ok_and(|file_type| file_type.is_dir())
+            {
+                removed += remove_temporaries(&partition.path(), &prefix, Duration::ZERO)?;
+            }
+        }
+    }
+    Ok(removed)
 }
 
 fn write_run_manifest(out: &Path, summary: &RunSummary) -> Result<(), RunError> {

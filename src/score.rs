@@ -246,11 +246,13 @@ fn count(value: usize) -> u32 {
     u32::try_from(value).unwrap_or(u32::MAX)
 }
 
-fn mean(sorted: &[f64]) -> Option<f64> {
+/// Mean of scores, rounded to hundredths (as the `agents` table holds it).
+pub fn mean(sorted: &[f64]) -> Option<f64> {
     (!sorted.is_empty()).then(|| round_hundredths(sorted.iter().sum::<f64>() / sorted.len() as f64))
 }
 
-fn median(sorted: &[f64]) -> Option<f64> {
+/// Median of sorted scores.
+pub fn median(sorted: &[f64]) -> Option<f64> {
     let n = sorted.len();
     if n == 0 {
         return None;
@@ -263,7 +265,7 @@ fn median(sorted: &[f64]) -> Option<f64> {
 }
 
 /// The smallest value with at least `fraction` of the values at or below it.
-fn nearest_rank(sorted: &[f64], fraction: f64) -> Option<f64> {
+pub fn nearest_rank(sorted: &[f64], fraction: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
     }

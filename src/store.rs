@@ -70,14 +70,75 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     }
 }
 
+/// Prefix of every temporary file [`write_atomically`] creates.
+pub const TEMPORARY_PREFIX: &str = ".tmp-";
+
+/// Temporary files older than this are left-overs of a killed process, whoever wrote them:
+/// no atomic write takes that long. See [`remove_temporaries`].
+pub const STALE_TEMPORARY_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The start of the name of every temporary file written for `path`: `.tmp-<file name>.`,
+/// followed by random characters. Naming temporaries after their target lets the one process
+/// that owns a target (a shard owns its part files, a run owns its calls' records) remove what
+/// an earlier, killed run left behind, without touching files other processes are writing.
+pub fn temporary_prefix(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("{TEMPORARY_PREFIX}{name}.")
+}
+
+/// Removes the temporary files in `folder` whose names start with `prefix` (which must itself
+/// start with [`TEMPORARY_PREFIX`]) and which are at least `min_age` old. Returns how many were
+/// removed; a folder that does not exist has none. Temporary names are hidden files that end
+/// in random characters, so no reader of the dataset ever picks one up; this only tidies.
+pub fn remove_temporaries(
+    folder: &Path,
+    prefix: &str,
+    min_age: std::time::Duration,
+) -> Result<usize, StoreError> {
+    debug_assert!(prefix.starts_with(TEMPORARY_PREFIX));
+    let entries = match std::fs::read_dir(folder) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(error) => return Err(io_error(folder)(error)),
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().starts_with(prefix) {
+            continue;
+        }
+        let path = entry.path();
+        if !min_age.is_zero() {
+            let age = entry
+                .metadata()
+                .and_then(|metadata| metadata.modified())
+                .ok()
+                .and_then(|modified| modified.elapsed().ok());
+            if age.is_none_or(|age| age < min_age) {
+                continue;
+            }
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => removed += 1,
+            // Its writer renamed it or another cleaner got there first.
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(io_error(&path)(error)),
+        }
+    }
+    Ok(removed)
+}
+
 /// Writes `contents` to `path` atomically: readers see the old file or the new one, never a
-/// part. The temporary file is synced before the rename so a power loss cannot leave an empty
-/// file under the final name.
+/// part. The temporary file (named by [`temporary_prefix`]) is synced before the rename so a
+/// power loss cannot leave an empty file under the final name.
 pub fn write_atomically(path: &Path, contents: &[u8], private: bool) -> Result<(), StoreError> {
     let folder = path.parent().unwrap_or(Path::new("."));
     fs_err::create_dir_all(folder).map_err(|error| io_error(folder)(error.into()))?;
     let mut temporary = tempfile::Builder::new()
-        .prefix(".tmp-")
+        .prefix(&temporary_prefix(path))
         .tempfile_in(folder)
         .map_err(io_error(folder))?;
     temporary.write_all(contents).map_err(io_error(path))?;
@@ -175,13 +236,40 @@ impl Store {
         read_json(&self.record_path(call_id))
     }
 
+    /// Saves a call's record, replacing the previous one. Only the run that processes a call
+    /// writes its record, so temporaries of this record left by a killed run are removed here.
+    ///
+    /// A recording path that is not valid UTF-8 (a file name from a Latin-1 share) is stored
+    /// with the invalid bytes replaced by U+FFFD: the record's path tells people which file it
+    /// was, it is never used to read the audio again, and JSON cannot hold such bytes.
     pub fn save_record(&self, record: &CallRecord) -> Result<(), StoreError> {
         let path = self.record_path(&record.spec.call_id);
+        let readable;
+        let record = if record.spec.path.to_str().is_none() {
+            let mut copy = record.clone();
+            copy.spec.path = PathBuf::from(record.spec.path.to_string_lossy().into_owned());
+            readable = copy;
+            &readable
+        } else {
+            record
+        };
         let json = serde_json::to_vec_pretty(record).map_err(|error| StoreError::Damaged {
             path: path.clone(),
             message: error.to_string(),
         })?;
+        let folder = self.root.join("records");
+        remove_temporaries(&folder, &temporary_prefix(&path), std::time::Duration::ZERO)?;
         write_atomically(&path, &json, true)
+    }
+
+    /// Removes temporary files in the state folders that no running process can still be
+    /// writing (older than [`STALE_TEMPORARY_AGE`]). Returns how many were removed.
+    pub fn remove_stale_temporaries(&self) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for folder in [self.root.join("records"), self.root.join("transcripts")] {
+            removed += remove_temporaries(&folder, TEMPORARY_PREFIX, STALE_TEMPORARY_AGE)?;
+        }
+        Ok(removed)
     }
 
     pub fn has_transcript(&self, transcript_key: &str) -> bool {
@@ -258,6 +346,80 @@ mod tests {
             .map(|entry| entry.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn temporaries_are_named_after_their_target_and_removed_by_prefix_and_age() {
+        let folder = tempfile::tempdir().unwrap();
+        let target = folder.path().join("part-0-of-2.parquet");
+        let prefix = temporary_prefix(&target);
+        assert_eq!(prefix, ".tmp-part-0-of-2.parquet.");
+        let ours = folder.path().join(format!("{prefix}abc123"));
+        let other_shard = folder.path().join(".tmp-part-1-of-2.parquet.def456");
+        std::fs::write(&ours, b"left by a killed run").unwrap();
+        std::fs::write(&other_shard, b"being written right now").unwrap();
+        let removed = remove_temporaries(folder.path(), &prefix, std::time::Duration::ZERO);
+        assert_eq!(removed.unwrap(), 1);
+        assert!(!ours.exists());
+        assert!(other_shard.exists());
+        // Fresh temporaries survive an age-limited clean-up.
+        let removed = remove_temporaries(folder.path(), TEMPORARY_PREFIX, STALE_TEMPORARY_AGE);
+        assert_eq!(removed.unwrap(), 0);
+        assert!(other_shard.exists());
+        assert_eq!(
+            remove_temporaries(
+                &folder.path().join("missing"),
+                TEMPORARY_PREFIX,
+                STALE_TEMPORARY_AGE
+            )
+            .unwrap(),
+            0
+        );
+    }
+
+    #[test]
+    fn records_with_non_utf8_paths_are_saved_readably() {
+        let folder = tempfile::tempdir().unwrap();
+        let store = Store::open(folder.path()).unwrap();
+        #[cfg(unix)]
+        let path = {
+            use std::os::unix::ffi::OsStrExt;
+            PathBuf::from(std::ffi::OsStr::from_bytes(b"/calls/llamada_Jos\xe9.wav"))
+        };
+        #[cfg(not(unix))]
+        let path = PathBuf::from("/calls/llamada.wav");
+        let record = CallRecord {
+            spec: CallSpec {
+                call_id: "llamada".to_string(),
+                agent_id: "unknown".to_string(),
+                path,
+                started_at: None,
+                agent_channel: None,
+                language: None,
+            },
+            outcome: Outcome::Transcribed {
+                transcript_key: "key".to_string(),
+            },
+            audio_sha256: None,
+            model_id: None,
+            asr_settings: None,
+            processed_at: Utc::now(),
+            stage_seconds: Default::default(),
+        };
+        let leftover = store.root().join("records").join(format!(
+            "{}zzzzzz",
+            temporary_prefix(&store.record_path("llamada"))
+        ));
+        std::fs::write(&leftover, b"{").unwrap();
+        store.save_record(&record).unwrap();
+        assert!(!leftover.exists(), "the killed run's temporary is gone");
+        let loaded = store.load_record("llamada").unwrap().unwrap();
+        #[cfg(unix)]
+        assert_eq!(
+            loaded.spec.path,
+            PathBuf::from("/calls/llamada_Jos\u{FFFD}.wav")
+        );
+        assert_eq!(store.all_records().unwrap().len(), 1);
     }
 
     #[cfg(unix)]

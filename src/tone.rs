@@ -147,7 +147,7 @@ pub fn analyse_with(
 }
 
 /// Fills `utterances` (one per segment, in segment order), `agent_tone`,
-/// `agent_tone_reasons` and the sentiment metrics (`customer_sentiment_start`,
+/// `agent_tone_reasons`, `agent_tone_span` and the sentiment metrics (`customer_sentiment_start`,
 /// `customer_sentiment_end`, `customer_sentiment_change`, `agent_sentiment_mean`) of
 /// `measurements`, replacing what they held.
 pub fn assess_tone(
@@ -196,10 +196,10 @@ pub fn assess_tone(
     }
     insert_sentiment_metrics(transcript, &sentiments, &mut measurements.metrics);
 
-    let (agent_tone, agent_tone_reasons) =
-        judge_agent_tone(transcript, &sentiments, &voices, options);
-    measurements.agent_tone = agent_tone;
-    measurements.agent_tone_reasons = agent_tone_reasons;
+    let verdict = judge_agent_tone(transcript, &sentiments, &voices, options);
+    measurements.agent_tone = verdict.tone;
+    measurements.agent_tone_reasons = verdict.reasons;
+    measurements.agent_tone_span = verdict.span;
 }
 
 /// The language of the segment's channel, else the call's.
@@ -300,14 +300,14 @@ fn judge_agent_tone(
     sentiments: &[Option<TextSentiment>],
     voices: &[Option<VoiceArousal>],
     options: &ToneOptions,
-) -> (Option<AgentTone>, Vec<String>) {
+) -> AgentToneVerdict {
     let has_agent_channel = transcript
         .channels
         .iter()
         .any(|channel| channel.speaker == Speaker::Agent);
     let agent_segments = scorable_segments_of(transcript, Speaker::Agent);
     if !has_agent_channel || agent_segments.is_empty() {
-        return (None, Vec::new());
+        return AgentToneVerdict::default();
     }
 
     let utterances: Vec<AgentUtterance> = agent_segments
@@ -414,7 +414,30 @@ fn judge_agent_tone(
             voices[utterance.segment_index].as_ref(),
         ));
     }
-    (Some(tone), reasons)
+    // Every contributing utterance, not only the ones named: the span says where to listen.
+    let span = utterances
+        .iter()
+        .filter(|utterance| contributes(utterance))
+        .map(|utterance| {
+            let segment = &transcript.segments[utterance.segment_index];
+            (segment.start_ms, segment.end_ms.max(segment.start_ms))
+        })
+        .reduce(|(start_ms, end_ms), (next_start_ms, next_end_ms)| {
+            (start_ms.min(next_start_ms), end_ms.max(next_end_ms))
+        });
+    AgentToneVerdict {
+        tone: Some(tone),
+        reasons,
+        span,
+    }
+}
+
+/// The agent tone over a call, why, and where (see [`Measurements::agent_tone_span`]).
+#[derive(Debug, Default)]
+struct AgentToneVerdict {
+    tone: Option<AgentTone>,
+    reasons: Vec<String>,
+    span: Option<(u64, u64)>,
 }
 
 /// One agent utterance, classified for the tone verdict.
@@ -1593,6 +1616,13 @@ mod tests {
                     within_a_second(measured.metrics["longest_silence_ms"] as u64, gap_ms),
                     "{name}"
                 );
+                // The longest silence points at the gap, for the findings of metric rules.
+                let (span_start_ms, span_end_ms) = measured.metric_spans["longest_silence_ms"];
+                assert!(within_a_second(span_start_ms, gap_start_ms), "{name}");
+                assert!(
+                    within_a_second(span_end_ms, gap_start_ms + gap_ms),
+                    "{name}"
+                );
             } else {
                 assert!(long_silences.is_empty(), "{name}: {long_silences:?}");
                 assert_eq!(measured.metrics["n_dead_air"], 0.0, "{name}");
@@ -1609,6 +1639,12 @@ mod tests {
             let answer_delay_ms = measured.metrics["answer_delay_ms"] as u64;
             assert!(
                 within_a_second(answer_delay_ms, truth.first_agent_word_ms),
+                "{name}"
+            );
+            // The answer delay spans the recording from its start to the first agent word.
+            assert_eq!(
+                measured.metric_spans["answer_delay_ms"],
+                (0, first_words[0].start_ms),
                 "{name}"
             );
             if case.late_answer {
@@ -1724,6 +1760,12 @@ mod tests {
                     tone_reasons.contains("'ridiculous'"),
                     "{name}: {tone_reasons}"
                 );
+                // The verdict points at the agitated turn, for the tone rule's finding.
+                assert_eq!(
+                    measured.agent_tone_span,
+                    Some((segment.start_ms, segment.end_ms)),
+                    "{name}"
+                );
             } else {
                 assert_eq!(
                     measured.agent_tone,
@@ -1731,6 +1773,7 @@ mod tests {
                     "{name}: {:?}",
                     measured.agent_tone_reasons
                 );
+                assert_eq!(measured.agent_tone_span, None, "{name}");
                 for (segment_index, arousal) in agent_arousal {
                     assert!(
                         arousal < 0.4,

@@ -288,4 +288,14 @@ pub struct Measurements {
     pub agent_tone: Option<AgentTone>,
     /// Why the agent tone is what it is, naming words or seconds.
     pub agent_tone_reasons: Vec<String>,
+    /// Where in the call a metric was measured, for the metrics that have one place, as
+    /// `(start_ms, end_ms)`: `answer_delay_ms` (from the start of the recording, or the pickup,
+    /// to the agent's first word) and `longest_silence_ms` (the gap). Rules put it on their
+    /// findings, so that an auditor can go to the moment.
+    #[serde(default)]
+    pub metric_spans: std::collections::BTreeMap<String, (u64, u64)>,
+    /// The stretch holding the agent utterances that made a `tense` or `agitated` verdict, as
+    /// `(start_ms, end_ms)` from the first one's start to the last one's end; `None` when calm.
+    #[serde(default)]
+    pub agent_tone_span: Option<(u64, u64)>,
 }

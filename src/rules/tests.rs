@@ -591,3 +591,41 @@ fn mono_absences_count_and_presences_do_not() {
     let score = score_call(&call.transcript, &findings, &ScoringConfig::default());
     assert_eq!(score.score, Some(95.0));
 }
+
+#[test]
+fn timing_and_tone_findings_point_at_the_moment() {
+    let rules = default_rules();
+    let mut call = parse_example(
+        "@metric answer_delay_ms = 9000\n@metric agent_words_per_minute = 150\n\
+         @agent_tone agitated; +8.1 dB louder than own baseline\n\
+         [0:09-0:14] agent: Good morning, Acme Bank, Anna speaking, calls are recorded.\n\
+         [0:40-0:44] agent: This is ridiculous, what a nightmare.",
+    )
+    .expect("parses");
+    let rulebook = rules.for_language(Some("en"));
+    let time_of = |findings: &[Finding], rule_id: &str| {
+        let finding = findings
+            .iter()
+            .find(|finding| finding.rule_id == rule_id)
+            .unwrap_or_else(|| panic!("no {rule_id} in {findings:?}"));
+        (finding.start_ms, finding.end_ms)
+    };
+    // Without a place in the call, the findings have no time (as written by rule examples).
+    let findings = evaluate(rulebook, &call.transcript, &call.measurements);
+    assert_eq!(time_of(&findings, "answer_delay.first_word"), (None, None));
+    assert_eq!(time_of(&findings, "tone.agent_agitated"), (None, None));
+    // With one, they point at it: the recording up to the first word, the agitated turn.
+    call.measurements
+        .metric_spans
+        .insert("answer_delay_ms".to_string(), (0, 9_000));
+    call.measurements.agent_tone_span = Some((40_000, 44_000));
+    let findings = evaluate(rulebook, &call.transcript, &call.measurements);
+    assert_eq!(
+        time_of(&findings, "answer_delay.first_word"),
+        (Some(0), Some(9_000))
+    );
+    assert_eq!(
+        time_of(&findings, "tone.agent_agitated"),
+        (Some(40_000), Some(44_000))
+    );
+}

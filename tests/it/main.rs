@@ -4,7 +4,10 @@
 //! or the installed base model (`callqa model install`, done by `scripts/test.sh`); without
 //! one they fail with a message saying how to get it, never skip silently.
 
+mod audit;
 mod batch;
+mod operations;
 mod scoring;
 mod support;
+mod timing;
 mod transcription;

@@ -84,7 +84,16 @@ pub(crate) fn evaluate(
         condition.name,
         show(&condition.name, value)
     );
-    vec![Finding::new(rule, speaker, (None, None), evidence)]
+    // Where the metric has a place in the call (the answer delay, the longest silence), the
+    // finding points there.
+    let times = context
+        .measurements
+        .metric_spans
+        .get(&condition.name)
+        .map_or((None, None), |&(start_ms, end_ms)| {
+            (Some(start_ms), Some(end_ms))
+        });
+    vec![Finding::new(rule, speaker, times, evidence)]
 }
 
 /// A value for people: "8200 (8.2 s)" for milliseconds, two decimals at most otherwise.

@@ -72,7 +72,14 @@ fn agent_tone(rule: &Rule, threshold: AgentTone, context: &CallContext<'_>) -> V
         evidence.push_str(&reasons.join("; "));
     }
     let scope = context.scope(SpeakerScope::Agent, None);
-    let finding = Finding::new(rule, FindingSpeaker::Agent, (None, None), evidence);
+    // The utterances that made the verdict, so that an auditor can listen to them.
+    let times = context
+        .measurements
+        .agent_tone_span
+        .map_or((None, None), |(start_ms, end_ms)| {
+            (Some(start_ms), Some(end_ms))
+        });
+    let finding = Finding::new(rule, FindingSpeaker::Agent, times, evidence);
     let unattributed = scope.attribution == Attribution::Unknown;
     vec![finding.unscored_if(unattributed.then(|| "speaker unknown on a mono call".to_string()))]
 }

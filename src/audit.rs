@@ -1,0 +1,1281 @@
+//! Audits: `callqa sample` draws a reproducible sample of findings for auditors, with evidence
+//! and audio clips; `callqa audit import` reads their verdicts back into the `audits` table.
+//!
+//! Sampling:
+//! - The population is every finding of a flagged call in the dataset (all shards, optionally
+//!   a date range); `include_unflagged` widens it to the findings of every analysed call. A
+//!   share of the sample can be *control calls*: unflagged scored calls, which tell how much
+//!   the rules miss.
+//! - Stratified by agent (and optionally by category or severity within an agent): every
+//!   stratum with findings gets one item when the size allows, the rest is shared in
+//!   proportion to the strata's sizes (largest remainder), and items are drawn at random
+//!   within a stratum.
+//! - Reproducible: the random numbers come from SplitMix64 (implemented here, no dependency),
+//!   seeded from the seed and the stratum's name, over items sorted by a stable key; the same
+//!   dataset, seed and options give the same sample on any machine.
+//!
+//! Clips: per sampled finding, a 16-bit WAV of a few seconds around it, cut from the original
+//! recording (checked against the audio hash the run recorded). Personal data is bleeped
+//! with a 1 kHz tone on every channel over the whole time span of each utterance whose raw
+//! text holds personal data (segments have utterance times only), with a small margin.
+//!
+//! Sample folders go to `OUT/audit-samples/<id>/` (not under `OUT/audits/`, the Parquet
+//! table, whose readers take every file under it for a part of the table).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use chrono::{NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::dataset::{
+    AuditRow, CallRow, DatasetError, FindingRow, read_audits, read_calls, write_audits,
+};
+use crate::decode::{DecodeOptions, TARGET_SAMPLE_RATE, decode_file};
+use crate::report::{Period, escape_html, format_time};
+use crate::store::{Outcome, Store, StoreError, file_sha256, sha256_hex, write_atomically};
+
+/// Audio kept on each side of a finding in its clip.
+pub const CLIP_MARGIN_MS: u64 = 2_000;
+/// Longest clip of a finding (a long silence is cut after this much).
+pub const MAX_CLIP_MS: u64 = 60_000;
+/// Longest clip of a control call (from its start).
+pub const MAX_CONTROL_CLIP_MS: u64 = 600_000;
+/// Frequency of the bleep over personal data.
+pub const BLEEP_HZ: f64 = 1_000.0;
+/// Bleep level (linear, about -12 dBFS): clearly audible, not painful.
+const BLEEP_AMPLITUDE: f32 = 0.25;
+/// Margin added on each side of an utterance with personal data: utterance times come from
+/// voice activity and can miss a syllable's onset or tail.
+pub const BLEEP_MARGIN_MS: u64 = 250;
+/// The bleep fades in and out over this long, so it does not click.
+const BLEEP_RAMP_MS: u64 = 5;
+
+pub const SHEET_CSV: &str = "sheet.csv";
+pub const SHEET_HTML: &str = "sheet.html";
+
+/// How strata are formed within each agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StratifyBy {
+    Category,
+    Severity,
+}
+
+impl StratifyBy {
+    pub fn parse(text: &str) -> Option<StratifyBy> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "category" => Some(StratifyBy::Category),
+            "severity" => Some(StratifyBy::Severity),
+            _ => None,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            StratifyBy::Category => "category",
+            StratifyBy::Severity => "severity",
+        }
+    }
+}
+
+/// A validated `callqa sample` configuration.
+#[derive(Debug, Clone)]
+pub struct SampleOptions {
+    /// Items in the sample (findings and control calls together).
+    pub size: usize,
+    pub seed: u64,
+    /// Strata within each agent; `None` stratifies by agent only.
+    pub by: Option<StratifyBy>,
+    /// Share of the sample drawn from unflagged calls as controls, 0..=1: round(size × share)
+    /// control calls (fewer when there are fewer unflagged calls).
+    pub control_share: f64,
+    /// Sample findings of unflagged calls too (default: flagged calls only).
+    pub include_unflagged: bool,
+    /// Call dates to sample from.
+    pub period: Period,
+    /// Where to write the sample; default `OUT/audit-samples/<sample id>`.
+    pub audit_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{path}: {message}")]
+    Sheet { path: PathBuf, message: String },
+}
+
+/// What `callqa sample` drew and wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct SampleSummary {
+    pub sample_id: String,
+    pub folder: PathBuf,
+    pub seed: u64,
+    pub rng: &'static str,
+    pub stratified_by: String,
+    pub include_unflagged: bool,
+    pub control_share: f64,
+    pub n_population_findings: usize,
+    pub n_population_controls: usize,
+    pub n_findings: usize,
+    pub n_controls: usize,
+    /// (stratum, items in the population, items drawn), in stratum order.
+    pub strata: Vec<(String, usize, usize)>,
+    /// Agents with findings in the population but none in the sample (size too small).
+    pub agents_not_represented: Vec<String>,
+    pub n_clips: usize,
+    /// Items whose clip could not be cut: (call id, reason).
+    pub clip_problems: Vec<(String, String)>,
+    pub version: &'static str,
+    pub created_at: chrono::DateTime<Utc>,
+}
+
+/// One row of the audit sheet (CSV columns in this order; the auditor fills `verdict` and
+/// may write a `note`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SheetRow {
+    pub sample_id: String,
+    pub row: usize,
+    /// `finding` or `control`.
+    pub kind: String,
+    pub item_id: String,
+    pub call_id: String,
+    pub agent_id: String,
+    pub call_date: NaiveDate,
+    pub rule_id: String,
+    pub category: String,
+    pub severity: String,
+    pub speaker: String,
+    /// Call time `m:ss.s`.
+    pub start: String,
+    pub end: String,
+    pub start_ms: Option<u64>,
+    pub end_ms: Option<u64>,
+    /// Redacted, as in the `findings` table.
+    pub evidence: String,
+    pub description: String,
+    /// Path of the clip relative to the sheet; empty when it could not be cut.
+    pub clip: String,
+    /// The clip's span in call time.
+    pub clip_start_ms: Option<u64>,
+    pub clip_end_ms: Option<u64>,
+    /// Spans of the clip that were bleeped (personal data), in call time.
+    pub bleeped: String,
+    pub verdict: String,
+    pub note: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Random numbers
+
+/// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, and the same sequence everywhere.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    pub fn new(seed: u64) -> SplitMix64 {
+        SplitMix64(seed)
+    }
+
+    /// A stream for one named part of the draw: the same seed and name give the same stream.
+    pub fn for_name(seed: u64, name: &str) -> SplitMix64 {
+        let mut stream = SplitMix64(seed ^ fnv1a(name.as_bytes()));
+        stream.next_u64();
+        stream
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (rejection sampling, no modulo bias). `n` must be positive.
+    pub fn below(&mut self, n: usize) -> usize {
+        let n = n as u64;
+        let limit = u64::MAX - u64::MAX % n;
+        loop {
+            let value = self.next_u64();
+            if value < limit {
+                return (value % n) as usize;
+            }
+        }
+    }
+
+    /// Moves a uniformly random choice of `k` items to the front (partial Fisher–Yates).
+    pub fn choose_front<T>(&mut self, items: &mut [T], k: usize) {
+        for index in 0..k.min(items.len()) {
+            let pick = index + self.below(items.len() - index);
+            items.swap(index, pick);
+        }
+    }
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Shares `total` items among strata of the given sizes: every non-empty stratum gets one
+/// when `total` allows (else a random choice of strata gets one each), the rest goes in
+/// proportion to what each stratum has left (largest remainder, ties to the earlier stratum).
+pub fn allocate(sizes: &[usize], total: usize, rng: &mut SplitMix64) -> Vec<usize> {
+    let mut shares = vec![0; sizes.len()];
+    let total = total.min(sizes.iter().sum());
+    let mut non_empty: Vec<usize> = (0..sizes.len()).filter(|&index| sizes[index] > 0).collect();
+    if total < non_empty.len() {
+        rng.choose_front(&mut non_empty, total);
+        for &index in &non_empty[..total] {
+            shares[index] = 1;
+        }
+        return shares;
+    }
+    for &index in &non_empty {
+        shares[index] = 1;
+    }
+    let remaining = total - non_empty.len();
+    let spare: Vec<usize> = sizes
+        .iter()
+        .zip(&shares)
+        .map(|(size, share)| size - share)
+        .collect();
+    let spare_total: usize = spare.iter().sum();
+    if remaining == 0 || spare_total == 0 {
+        return shares;
+    }
+    let mut remainders = Vec::new();
+    let mut given = 0;
+    for (index, &spare_here) in spare.iter().enumerate() {
+        let exact = remaining as u128 * spare_here as u128;
+        let floor = (exact / spare_total as u128) as usize;
+        shares[index] += floor;
+        given += floor;
+        remainders.push((exact % spare_total as u128, index));
+    }
+    remainders.sort_by(|left, right| right.0.cmp(&left.0).then(left.1.cmp(&right.1)));
+    for (remainder, index) in remainders.into_iter().take(remaining - given) {
+        debug_assert!(remainder > 0);
+        shares[index] += 1;
+    }
+    shares
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sampling
+
+/// A sampleable item: a finding, or a control call (no finding).
+struct Item<'a> {
+    id: String,
+    call: &'a CallRow,
+    finding: Option<&'a FindingRow>,
+}
+
+/// A stable id of a finding, the same in every sample and after re-runs with the same rules.
+/// Prefixed with a letter so spreadsheets keep it as text.
+pub fn finding_id(finding: &FindingRow) -> String {
+    let key = format!(
+        "{}\n{}\n{:?}\n{:?}\n{}",
+        finding.call_id, finding.rule_id, finding.start_ms, finding.end_ms, finding.evidence
+    );
+    format!("f-{}", &sha256_hex(&key)[..16])
+}
+
+fn control_id(call_id: &str) -> String {
+    format!("c-{}", &sha256_hex(call_id)[..16])
+}
+
+/// Draws `total` items stratified by agent and then by `sub_key` within an agent. Returns
+/// the chosen items (in population order) and (stratum, population, drawn) per stratum.
+fn stratified_draw<'a>(
+    items: Vec<Item<'a>>,
+    total: usize,
+    seed: u64,
+    label: &str,
+    sub_key: impl Fn(&Item<'a>) -> String,
+) -> (Vec<Item<'a>>, Vec<(String, usize, usize)>) {
+    let mut by_agent: BTreeMap<String, BTreeMap<String, Vec<Item<'a>>>> = BTreeMap::new();
+    for item in items {
+        let sub = sub_key(&item);
+        by_agent
+            .entry(item.call.agent_id.clone())
+            .or_default()
+            .entry(sub)
+            .or_default()
+            .push(item);
+    }
+    let agent_sizes: Vec<usize> = by_agent
+        .values()
+        .map(|strata| strata.values().map(Vec::len).sum())
+        .collect();
+    let agent_shares = allocate(
+        &agent_sizes,
+        total,
+        &mut SplitMix64::for_name(seed, &format!("{label}/agents")),
+    );
+    let mut chosen = Vec::new();
+    let mut strata_report = Vec::new();
+    for ((agent, strata), agent_share) in by_agent.into_iter().zip(agent_shares) {
+        let sizes: Vec<usize> = strata.values().map(Vec::len).collect();
+        let shares = allocate(
+            &sizes,
+            agent_share,
+            &mut SplitMix64::for_name(seed, &format!("{label}/{agent}")),
+        );
+        for ((sub, stratum), share) in strata.into_iter().zip(shares) {
+            let name = if sub.is_empty() {
+                format!("{label} {agent}")
+            } else {
+                format!("{label} {agent} / {sub}")
+            };
+            strata_report.push((name.clone(), stratum.len(), share));
+            let mut rng = SplitMix64::for_name(seed, &name);
+            let mut order: Vec<usize> = (0..stratum.len()).collect();
+            rng.choose_front(&mut order, share);
+            let picked: BTreeSet<usize> = order[..share].iter().copied().collect();
+            chosen.extend(
+                stratum
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(index, _)| picked.contains(index))
+                    .map(|(_, item)| item),
+            );
+        }
+    }
+    (chosen, strata_report)
+}
+
+/// Draws the sample, writes the sheet (CSV and HTML), the clips and `sample.json`.
+pub fn draw_sample(out: &Path, options: &SampleOptions) -> Result<SampleSummary, AuditError> {
+    if !(0.0..=1.0).contains(&options.control_share) {
+        return Err(AuditError::Invalid(format!(
+            "--control-share {} is not between 0 and 1",
+            options.control_share
+        )));
+    }
+    if options.size == 0 {
+        return Err(AuditError::Invalid("--size must be at least 1".to_string()));
+    }
+    let store = Store::open(out)?;
+    let period = options.period;
+    let calls = read_calls(out, &|date| period.contains(date))?;
+    let findings = crate::dataset::read_findings(out, &|date| period.contains(date))?;
+    let calls_by_id: BTreeMap<&str, &CallRow> = calls
+        .iter()
+        .map(|call| (call.call_id.as_str(), call))
+        .collect();
+
+    let mut finding_items: Vec<Item<'_>> = Vec::new();
+    let mut seen_ids: BTreeMap<String, usize> = BTreeMap::new();
+    let mut sorted_findings: Vec<&FindingRow> = findings.iter().collect();
+    sorted_findings.sort_by(|left, right| {
+        (
+            &left.call_id,
+            left.start_ms,
+            &left.rule_id,
+            left.end_ms,
+            &left.evidence,
+        )
+            .cmp(&(
+                &right.call_id,
+                right.start_ms,
+                &right.rule_id,
+                right.end_ms,
+                &right.evidence,
+            ))
+    });
+    for finding in sorted_findings {
+        let Some(call) = calls_by_id.get(finding.call_id.as_str()) else {
+            continue;
+        };
+        if call.status == "failed" || !(call.flagged || options.include_unflagged) {
+            continue;
+        }
+        let mut id = finding_id(finding);
+        // The same rule failing twice at the same time with the same evidence: number them.
+        let seen = seen_ids.entry(id.clone()).or_insert(0);
+        *seen += 1;
+        if *seen > 1 {
+            id = format!("{id}-{seen}");
+        }
+        finding_items.push(Item {
+            id,
+            call,
+            finding: Some(finding),
+        });
+    }
+    let control_items: Vec<Item<'_>> = calls
+        .iter()
+        .filter(|call| call.status == "scored" && !call.flagged)
+        .map(|call| Item {
+            id: control_id(&call.call_id),
+            call,
+            finding: None,
+        })
+        .collect();
+
+    let n_population_findings = finding_items.len();
+    let n_population_controls = control_items.len();
+    let n_controls = ((options.size as f64 * options.control_share).round() as usize)
+        .min(control_items.len())
+        .min(options.size);
+    let n_findings = options.size - n_controls;
+    let agents_in_population: BTreeSet<String> = finding_items
+        .iter()
+        .map(|item| item.call.agent_id.clone())
+        .collect();
+    let by = options.by;
+    let (mut chosen, mut strata) = stratified_draw(
+        finding_items,
+        n_findings,
+        options.seed,
+        "findings",
+        |item| match (by, item.finding) {
+            (Some(StratifyBy::Category), Some(finding)) => finding.category.clone(),
+            (Some(StratifyBy::Severity), Some(finding)) => finding.severity.clone(),
+            _ => String::new(),
+        },
+    );
+    let agents_not_represented: Vec<String> = agents_in_population
+        .iter()
+        .filter(|agent| !chosen.iter().any(|item| &item.call.agent_id == *agent))
+        .cloned()
+        .collect();
+    let n_findings_drawn = chosen.len();
+    let (controls, control_strata) =
+        stratified_draw(control_items, n_controls, options.seed, "control", |_| {
+            String::new()
+        });
+    let n_controls_drawn = controls.len();
+    chosen.extend(controls);
+    strata.extend(control_strata);
+    if chosen.is_empty() {
+        return Err(AuditError::Invalid(format!(
+            "nothing to sample: no {} in {}{}\nhint: --include-unflagged samples findings of every call; --control-share draws unflagged calls",
+            if options.include_unflagged {
+                "findings"
+            } else {
+                "findings of flagged calls"
+            },
+            out.display(),
+            match (period.from, period.to) {
+                (None, None) => String::new(),
+                (from, to) => format!(
+                    " between {} and {}",
+                    from.map_or("the start".to_string(), |date| date.to_string()),
+                    to.map_or("the end".to_string(), |date| date.to_string())
+                ),
+            }
+        )));
+    }
+    // Findings first, then controls; within each by agent, call and time: the order an
+    // auditor works through them.
+    chosen.sort_by(|left, right| {
+        let key = |item: &Item<'_>| {
+            (
+                item.finding.is_none(),
+                item.call.agent_id.clone(),
+                item.call.call_id.clone(),
+                item.finding.and_then(|finding| finding.start_ms),
+                item.id.clone(),
+            )
+        };
+        key(left).cmp(&key(right))
+    });
+
+    let created_at = Utc::now();
+    let sample_id = format!(
+        "{}-seed{}",
+        created_at.format("%Y%m%dT%H%M%SZ"),
+        options.seed
+    );
+    let folder = match &options.audit_dir {
+        Some(folder) => folder.clone(),
+        None => out.join("audit-samples").join(&sample_id),
+    };
+    if folder.join(SHEET_CSV).exists() {
+        return Err(AuditError::Invalid(format!(
+            "{} already holds an audit sheet; choose another --audit-dir (an auditor may be filling it in)",
+            folder.display()
+        )));
+    }
+
+    let mut rows: Vec<SheetRow> = chosen
+        .iter()
+        .enumerate()
+        .map(|(index, item)| sheet_row(&sample_id, index + 1, item))
+        .collect();
+    let clip_problems = write_clips(&store, &folder, &chosen, &mut rows)?;
+    let n_clips = rows.iter().filter(|row| !row.clip.is_empty()).count();
+
+    write_sheet_csv(&folder.join(SHEET_CSV), &rows)?;
+    write_atomically(
+        &folder.join(SHEET_HTML),
+        sheet_html(&sample_id, &rows).as_bytes(),
+        false,
+    )?;
+    let summary = SampleSummary {
+        sample_id,
+        folder: folder.clone(),
+        seed: options.seed,
+        rng: "SplitMix64",
+        stratified_by: match by {
+            Some(by) => format!("agent, {}", by.as_str()),
+            None => "agent".to_string(),
+        },
+        include_unflagged: options.include_unflagged,
+        control_share: options.control_share,
+        n_population_findings,
+        n_population_controls,
+        n_findings: n_findings_drawn,
+        n_controls: n_controls_drawn,
+        strata,
+        agents_not_represented,
+        n_clips,
+        clip_problems,
+        version: crate::VERSION,
+        created_at,
+    };
+    let json = serde_json::to_vec_pretty(&summary)
+        .map_err(|error| AuditError::Invalid(format!("cannot write sample.json: {error}")))?;
+    write_atomically(&folder.join("sample.json"), &json, false)?;
+    Ok(summary)
+}
+
+fn sheet_row(sample_id: &str, row: usize, item: &Item<'_>) -> SheetRow {
+    let call = item.call;
+    let (kind, rule_id, category, severity, speaker, start_ms, end_ms, evidence, description) =
+        match item.finding {
+            Some(finding) => (
+                "finding",
+                finding.rule_id.clone(),
+                finding.category.clone(),
+                finding.severity.clone(),
+                finding.speaker.clone(),
+                finding.start_ms,
+                finding.end_ms,
+                finding.evidence.clone(),
+                finding.description.clone(),
+            ),
+            None => (
+                "control",
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                None,
+                None,
+                format!(
+                    "control call (not flagged, score {}): listen to the whole call; correct = rightly not flagged, incorrect = it should have been flagged",
+                    call.score
+                        .map_or("–".to_string(), |score| format!("{score:.0}"))
+                ),
+                String::new(),
+            ),
+        };
+    SheetRow {
+        sample_id: sample_id.to_string(),
+        row,
+        kind: kind.to_string(),
+        item_id: item.id.clone(),
+        call_id: call.call_id.clone(),
+        agent_id: call.agent_id.clone(),
+        call_date: call.call_date,
+        rule_id,
+        category,
+        severity,
+        speaker,
+        start: start_ms.map_or_else(String::new, format_time),
+        end: end_ms.map_or_else(String::new, format_time),
+        start_ms,
+        end_ms,
+        evidence,
+        description,
+        clip: String::new(),
+        clip_start_ms: None,
+        clip_end_ms: None,
+        bleeped: String::new(),
+        verdict: String::new(),
+        note: String::new(),
+    }
+}
+
+/// The span of call time a clip covers.
+pub fn clip_span(
+    start_ms: Option<u64>,
+    end_ms: Option<u64>,
+    duration_ms: u64,
+    control: bool,
+) -> (u64, u64) {
+    if control {
+        return (0, duration_ms.min(MAX_CONTROL_CLIP_MS));
+    }
+    let (start, end) = match (start_ms, end_ms) {
+        (Some(start), Some(end)) => (start, end.max(start)),
+        (Some(start), None) => (start, start),
+        (None, Some(end)) => (end, end),
+        // A finding about the whole call (a speech-rate average …): its beginning.
+        (None, None) => return (0, duration_ms.min(MAX_CLIP_MS)),
+    };
+    let clip_start = start.saturating_sub(CLIP_MARGIN_MS).min(duration_ms);
+    let clip_end = (end + CLIP_MARGIN_MS)
+        .min(clip_start + MAX_CLIP_MS)
+        .min(duration_ms);
+    (clip_start, clip_end.max(clip_start))
+}
+
+/// Spans of call time to bleep: every utterance whose raw text holds personal data (found as
+/// the redaction finds it, over each speaker's consecutive utterances), with a margin.
+pub fn personal_data_spans(
+    transcript: &crate::types::CallTranscript,
+    language: &str,
+) -> Vec<(u64, u64)> {
+    let mut spans: Vec<(u64, u64)> = crate::pii::find_in_transcript(transcript, language)
+        .iter()
+        .zip(&transcript.segments)
+        .filter(|(found, _)| !found.is_empty())
+        .map(|(_, segment)| {
+            (
+                segment.start_ms.saturating_sub(BLEEP_MARGIN_MS),
+                segment.end_ms + BLEEP_MARGIN_MS,
+            )
+        })
+        .collect();
+    spans.sort_unstable();
+    // Merge overlaps so each stretch is bleeped (and listed) once.
+    let mut merged: Vec<(u64, u64)> = Vec::new();
+    for (start, end) in spans {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    merged
+}
+
+/// Cuts `start_ms..end_ms` of every channel (16 kHz) and replaces the `bleep` spans (call time)
+/// with a 1 kHz tone. Returns interleaved samples.
+pub fn cut_clip(
+    channels: &[Vec<f32>],
+    start_ms: u64,
+    end_ms: u64,
+    bleep: &[(u64, u64)],
+) -> Vec<f32> {
+    let rate = u64::from(TARGET_SAMPLE_RATE);
+    let first = (start_ms * rate / 1000) as usize;
+    let last = (end_ms * rate / 1000) as usize;
+    let n_frames = channels
+        .iter()
+        .map(Vec::len)
+        .max()
+        .unwrap_or(0)
+        .min(last)
+        .saturating_sub(first);
+    let ramp = (BLEEP_RAMP_MS * rate / 1000) as f32;
+    let bleep_frames: Vec<(usize, usize)> = bleep
+        .iter()
+        .map(|(start, end)| ((start * rate / 1000) as usize, (end * rate / 1000) as usize))
+        .collect();
+    let mut samples = Vec::with_capacity(n_frames * channels.len());
+    for frame in first..first + n_frames {
+        let bleep_here = bleep_frames
+            .iter()
+            .find(|(start, end)| frame >= *start && frame < *end);
+        for channel in channels {
+            let sample = match bleep_here {
+                Some((start, end)) => {
+                    // Phase from call time, so adjacent bleeps join without a jump.
+                    let time = frame as f64 / rate as f64;
+                    let edge = (frame - start).min(end - 1 - frame) as f32;
+                    let gain = (edge / ramp).min(1.0);
+                    BLEEP_AMPLITUDE * gain * (std::f64::consts::TAU * BLEEP_HZ * time).sin() as f32
+                }
+                None => channel.get(frame).copied().unwrap_or(0.0),
+            };
+            samples.push(sample);
+        }
+    }
+    samples
+}
+
+/// Interleaved f32 samples as a 16-bit PCM WAV file's bytes.
+pub fn wav_bytes(samples: &[f32], n_channels: u16, sample_rate: u32) -> Result<Vec<u8>, String> {
+    let spec = hound::WavSpec {
+        channels: n_channels,
+        sample_rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut bytes = Cursor::new(Vec::new());
+    let mut writer = hound::WavWriter::new(&mut bytes, spec).map_err(|error| error.to_string())?;
+    for sample in samples {
+        let value = (sample.clamp(-1.0, 1.0) * f32::from(i16::MAX)).round() as i16;
+        writer
+            .write_sample(value)
+            .map_err(|error| error.to_string())?;
+    }
+    writer.finalize().map_err(|error| error.to_string())?;
+    Ok(bytes.into_inner())
+}
+
+fn format_spans(spans: &[(u64, u64)]) -> String {
+    spans
+        .iter()
+        .map(|(start, end)| format!("{}–{}", format_time(*start), format_time(*end)))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A file name part made of safe characters only.
+fn file_name_part(text: &str) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|character| {
+            if character.is_ascii_alphanumeric() || character == '-' || character == '.' {
+                character
+            } else {
+                '_'
+            }
+        })
+        .take(60)
+        .collect();
+    cleaned.trim_matches('.').to_string()
+}
+
+/// Cuts the clip of every row, one decode per call. A call whose audio cannot be read gets no
+/// clips, and the reason is returned; the sheet is written either way.
+fn write_clips(
+    store: &Store,
+    folder: &Path,
+    items: &[Item<'_>],
+    rows: &mut [SheetRow],
+) -> Result<Vec<(String, String)>, AuditError> {
+    let mut by_call: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (index, item) in items.iter().enumerate() {
+        by_call
+            .entry(item.call.call_id.as_str())
+            .or_default()
+            .push(index);
+    }
+    let mut problems = Vec::new();
+    for (call_id, indices) in by_call {
+        let call = items[indices[0]].call;
+        let audio = match call_audio(store, call) {
+            Ok(audio) => audio,
+            Err(problem) => {
+                problems.push((call_id.to_string(), problem));
+                continue;
+            }
+        };
+        let duration_ms = audio.channels.first().map_or(0, |channel| {
+            channel.len() as u64 * 1000 / u64::from(TARGET_SAMPLE_RATE)
+        });
+        for index in indices {
+            let row = &mut rows[index];
+            let (start_ms, end_ms) =
+                clip_span(row.start_ms, row.end_ms, duration_ms, row.kind == "control");
+            let bleeped: Vec<(u64, u64)> = audio
+                .bleep
+                .iter()
+                .filter(|(start, end)| *start < end_ms && *end > start_ms)
+                .map(|(start, end)| ((*start).max(start_ms), (*end).min(end_ms)))
+                .collect();
+            let samples = cut_clip(&audio.channels, start_ms, end_ms, &bleeped);
+            let bytes = wav_bytes(&samples, audio.channels.len() as u16, TARGET_SAMPLE_RATE)
+                .map_err(|error| AuditError::Invalid(format!("cannot encode a clip: {error}")))?;
+            let name = format!(
+                "clips/{:03}_{}_{}.wav",
+                row.row,
+                file_name_part(&row.call_id),
+                file_name_part(if row.rule_id.is_empty() {
+                    "control"
+                } else {
+                    &row.rule_id
+                })
+            );
+            write_atomically(&folder.join(&name), &bytes, false)?;
+            row.clip = name;
+            row.clip_start_ms = Some(start_ms);
+            row.clip_end_ms = Some(end_ms);
+            row.bleeped = format_spans(&bleeped);
+        }
+    }
+    Ok(problems)
+}
+
+/// A call's decoded audio and the spans to bleep in it.
+struct CallAudio {
+    channels: Vec<Vec<f32>>,
+    bleep: Vec<(u64, u64)>,
+}
+
+/// Decodes the recording of a call as the run read it, and finds its personal data. Fails
+/// with a sentence when the recording is gone or changed, or the transcript is missing.
+fn call_audio(store: &Store, call: &CallRow) -> Result<CallAudio, String> {
+    let record = store
+        .load_record(&call.call_id)
+        .map_err(|error| error.to_string())?
+        .ok_or_else(|| format!("no run record for call {}", call.call_id))?;
+    let Outcome::Transcribed { transcript_key } = &record.outcome else {
+        return Err(format!("call {} was not transcribed", call.call_id));
+    };
+    let path = &record.spec.path;
+    if !path.is_file() {
+        return Err(format!(
+            "recording {} not found{}",
+            path.display(),
+            if path.is_relative() {
+                " (the path is relative to the folder `callqa run` was started in; run `callqa sample` from there)"
+            } else {
+                ""
+            }
+        ));
+    }
+    if let Some(expected) = &record.audio_sha256 {
+        let actual = file_sha256(path).map_err(|error| format!("{}: {error}", path.display()))?;
+        if &actual != expected {
+            return Err(format!(
+                "recording {} changed since it was transcribed (its SHA-256 differs); its finding times no longer apply",
+                path.display()
+            ));
+        }
+    }
+    let mut transcript = store
+        .load_transcript(transcript_key)
+        .map_err(|error| error.to_string())?
+        .ok_or_else(|| {
+            format!(
+                "the transcript of call {} is missing from the cache",
+                call.call_id
+            )
+        })?;
+    crate::pipeline::assign_speakers(&mut transcript, record.spec.agent_channel);
+    let language = call
+        .language
+        .clone()
+        .or_else(|| transcript.language().map(str::to_string))
+        .unwrap_or_else(|| "en".to_string());
+    let bleep = personal_data_spans(&transcript, &language);
+    let decoded = decode_file(path, &DecodeOptions::default())
+        .map_err(|error| format!("cannot decode {}: {error}", path.display()))?;
+    Ok(CallAudio {
+        channels: decoded.channels,
+        bleep,
+    })
+}
+
+fn write_sheet_csv(path: &Path, rows: &[SheetRow]) -> Result<(), AuditError> {
+    let sheet_error = |message: String| AuditError::Sheet {
+        path: path.to_path_buf(),
+        message,
+    };
+    // A byte-order mark makes spreadsheet programs read the file as UTF-8.
+    let mut bytes = "\u{feff}".as_bytes().to_vec();
+    {
+        let mut writer = csv::Writer::from_writer(&mut bytes);
+        for row in rows {
+            writer
+                .serialize(row)
+                .map_err(|error| sheet_error(error.to_string()))?;
+        }
+        writer
+            .flush()
+            .map_err(|error| sheet_error(error.to_string()))?;
+    }
+    write_atomically(path, &bytes, false)?;
+    Ok(())
+}
+
+fn sheet_html(sample_id: &str, rows: &[SheetRow]) -> String {
+    let mut html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>Audit sample {id}</title><style>\
+         body{{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0 auto;max-width:80rem;padding:1.5rem 1.25rem;color:#1b1f24}}\
+         table{{border-collapse:collapse;width:100%;font-size:.88rem}}th,td{{border-bottom:1px solid #e5e7eb;padding:.35rem .5rem;text-align:left;vertical-align:top}}\
+         th{{background:#f6f8fa}}td.evidence{{max-width:30rem;overflow-wrap:anywhere}}.muted{{color:#57606a}}audio{{width:15rem}}\
+         .verdict{{min-width:6rem;border:1px dashed #d0d7de}}@media print{{audio{{display:none}}tr{{break-inside:avoid}}}}\
+         </style></head><body><h1>Audit sample {id}</h1>\
+         <p>Listen to each clip and judge the finding. Write <b>correct</b> or <b>incorrect</b> in the <code>verdict</code> column of \
+         <code>{csv}</code> (a note is welcome), then run <code>callqa audit import {csv} --out OUT</code>. \
+         A 1 kHz tone replaces utterances with personal data. Times are from the start of the call.</p>\
+         <table><thead><tr><th>#</th><th>Call</th><th>Agent</th><th>Rule</th><th>Severity</th><th>Time</th><th>Evidence</th><th>Clip</th><th>Verdict</th></tr></thead><tbody>",
+        id = escape_html(sample_id),
+        csv = SHEET_CSV,
+    );
+    for row in rows {
+        let clip = if row.clip.is_empty() {
+            "<span class=\"muted\">no clip</span>".to_string()
+        } else {
+            format!(
+                "<audio controls preload=\"none\" src=\"{src}\"></audio><br><span class=\"muted\">{from}–{to}{bleeped}</span>",
+                src = escape_html(&row.clip),
+                from = row.clip_start_ms.map_or_else(String::new, format_time),
+                to = row.clip_end_ms.map_or_else(String::new, format_time),
+                bleeped = if row.bleeped.is_empty() {
+                    String::new()
+                } else {
+                    format!(" · bleeped {}", escape_html(&row.bleeped))
+                }
+            )
+        };
+        let time = if row.start.is_empty() && row.end.is_empty() {
+            "whole call".to_string()
+        } else {
+            format!("{}–{}", row.start, row.end)
+        };
+        html.push_str(&format!(
+            "<tr><td>{}</td><td>{}<br><span class=\"muted\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"evidence\" dir=\"auto\">{}</td><td>{}</td><td class=\"verdict\"></td></tr>",
+            row.row,
+            escape_html(&row.call_id),
+            row.call_date,
+            escape_html(&row.agent_id),
+            if row.kind == "control" {
+                "<i>control call</i>".to_string()
+            } else {
+                escape_html(&row.rule_id)
+            },
+            escape_html(&row.severity),
+            escape_html(&time),
+            escape_html(&row.evidence),
+            clip
+        ));
+    }
+    html.push_str("</tbody></table></body></html>\n");
+    html
+}
+
+// ---------------------------------------------------------------------------------------------
+// Import
+
+/// What `callqa audit import` read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportSummary {
+    pub sample_ids: Vec<String>,
+    pub n_rows: usize,
+    pub n_correct: usize,
+    pub n_incorrect: usize,
+    pub n_empty: usize,
+    /// Rows of earlier imports of the same samples that were replaced.
+    pub n_replaced: usize,
+    pub n_audits_total: usize,
+}
+
+/// `correct`/`yes` → correct, `incorrect`/`no` → incorrect, empty → not judged (any case,
+/// surrounding spaces ignored). Anything else is an error.
+pub fn parse_verdict(text: &str) -> Result<Option<&'static str>, String> {
+    match text.trim().to_lowercase().as_str() {
+        "" => Ok(None),
+        "correct" | "yes" => Ok(Some("correct")),
+        "incorrect" | "no" => Ok(Some("incorrect")),
+        other => Err(format!(
+            "verdict {other:?} is not one of correct, incorrect, yes, no (or empty)"
+        )),
+    }
+}
+
+/// The delimiter of a sheet saved by a spreadsheet program: comma, semicolon (locales with a
+/// decimal comma) or tab, whichever the header line has most of.
+fn sniff_delimiter(header_line: &str) -> u8 {
+    [b',', b';', b'\t']
+        .into_iter()
+        .max_by_key(|delimiter| {
+            (
+                header_line.bytes().filter(|byte| byte == delimiter).count(),
+                *delimiter == b',',
+            )
+        })
+        .unwrap_or(b',')
+}
+
+/// Reads the verdicts of a sheet written by [`draw_sample`] (and filled in by an auditor)
+/// into the `audits` table. All or nothing: one bad row and nothing is written. Re-importing
+/// a sheet replaces the rows of its sample.
+pub fn import_sheet(out: &Path, sheet: &Path) -> Result<ImportSummary, AuditError> {
+    let sheet_error = |message: String| AuditError::Sheet {
+        path: sheet.to_path_buf(),
+        message,
+    };
+    let bytes = fs_err::read(sheet).map_err(|error| sheet_error(error.to_string()))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| sheet_error("not UTF-8 text; save the sheet as CSV UTF-8".to_string()))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let delimiter = sniff_delimiter(text.lines().next().unwrap_or(""));
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|error| sheet_error(error.to_string()))?
+        .iter()
+        .map(|header| header.trim().to_lowercase())
+        .collect();
+    let column = |name: &str| headers.iter().position(|header| header == name);
+    let required = [
+        "sample_id",
+        "item_id",
+        "kind",
+        "call_id",
+        "agent_id",
+        "verdict",
+    ];
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|name| column(name).is_none())
+        .collect();
+    if !missing.is_empty() {
+        return Err(sheet_error(format!(
+            "no column {} (a sheet written by `callqa sample` has them)",
+            missing.join(", ")
+        )));
+    }
+    // Call dates from the dataset: a spreadsheet may have rewritten the sheet's dates.
+    let call_dates: BTreeMap<String, NaiveDate> = read_calls(out, &|_| true)?
+        .into_iter()
+        .map(|call| (call.call_id, call.call_date))
+        .collect();
+    let imported_at = Utc::now();
+    let mut rows: Vec<AuditRow> = Vec::new();
+    let mut problems: Vec<String> = Vec::new();
+    let mut seen: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for record in reader.records() {
+        let record = record.map_err(|error| sheet_error(error.to_string()))?;
+        let line = record.position().map_or(0, |position| position.line());
+        let cell = |name: &str| -> String {
+            column(name)
+                .and_then(|index| record.get(index))
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        };
+        let optional = |name: &str| Some(cell(name)).filter(|value| !value.is_empty());
+        if record.iter().all(|value| value.trim().is_empty()) {
+            continue;
+        }
+        let sample_id = cell("sample_id");
+        let item_id = cell("item_id");
+        let kind = cell("kind").to_lowercase();
+        let call_id = cell("call_id");
+        if sample_id.is_empty() || item_id.is_empty() || call_id.is_empty() {
+            problems.push(format!(
+                "line {line}: sample_id, item_id and call_id must not be empty"
+            ));
+            continue;
+        }
+        if kind != "finding" && kind != "control" {
+            problems.push(format!(
+                "line {line}: kind {kind:?} is not finding or control"
+            ));
+            continue;
+        }
+        let verdict = match parse_verdict(&cell("verdict")) {
+            Ok(verdict) => verdict,
+            Err(message) => {
+                problems.push(format!("line {line}: {message}"));
+                continue;
+            }
+        };
+        if let Some(first) = seen.insert((sample_id.clone(), item_id.clone()), line) {
+            problems.push(format!(
+                "line {line}: item {item_id} is also on line {first}"
+            ));
+            continue;
+        }
+        let call_date = match call_dates.get(&call_id) {
+            Some(date) => *date,
+            None => match NaiveDate::parse_from_str(&cell("call_date"), "%Y-%m-%d") {
+                Ok(date) => date,
+                Err(_) => {
+                    problems.push(format!(
+                        "line {line}: call {call_id} is not in this dataset and its call_date {:?} is not YYYY-MM-DD",
+                        cell("call_date")
+                    ));
+                    continue;
+                }
+            },
+        };
+        let number = |name: &str| cell(name).parse::<u64>().ok();
+        rows.push(AuditRow {
+            sample_id,
+            item_id,
+            kind,
+            call_id,
+            agent_id: cell("agent_id"),
+            call_date,
+            rule_id: optional("rule_id"),
+            category: optional("category"),
+            severity: optional("severity"),
+            start_ms: number("start_ms"),
+            end_ms: number("end_ms"),
+            verdict: verdict.map(str::to_string),
+            note: optional("note"),
+            imported_at,
+        });
+    }
+    if !problems.is_empty() {
+        return Err(sheet_error(format!(
+            "nothing imported; fix these rows:\n  {}",
+            problems.join("\n  ")
+        )));
+    }
+    if rows.is_empty() {
+        return Err(sheet_error("the sheet has no rows".to_string()));
+    }
+    let sample_ids: BTreeSet<String> = rows.iter().map(|row| row.sample_id.clone()).collect();
+    let mut all = read_audits(out)?;
+    let before = all.len();
+    all.retain(|row| !sample_ids.contains(&row.sample_id));
+    let n_replaced = before - all.len();
+    let summary = ImportSummary {
+        sample_ids: sample_ids.into_iter().collect(),
+        n_rows: rows.len(),
+        n_correct: rows
+            .iter()
+            .filter(|row| row.verdict.as_deref() == Some("correct"))
+            .count(),
+        n_incorrect: rows
+            .iter()
+            .filter(|row| row.verdict.as_deref() == Some("incorrect"))
+            .count(),
+        n_empty: rows.iter().filter(|row| row.verdict.is_none()).count(),
+        n_replaced,
+        n_audits_total: all.len() + rows.len(),
+    };
+    all.extend(rows);
+    all.sort_by(|left, right| {
+        (left.call_date, &left.sample_id, &left.item_id).cmp(&(
+            right.call_date,
+            &right.sample_id,
+            &right.item_id,
+        ))
+    });
+    write_audits(out, &all, imported_at.date_naive())?;
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splitmix_is_reproducible_and_uniform_enough() {
+        let mut first = SplitMix64::new(42);
+        let mut second = SplitMix64::new(42);
+        let a: Vec<u64> = (0..5).map(|_| first.next_u64()).collect();
+        let b: Vec<u64> = (0..5).map(|_| second.next_u64()).collect();
+        assert_eq!(a, b);
+        // Reference value of SplitMix64 seeded with 0.
+        assert_eq!(SplitMix64::new(0).next_u64(), 0xE220_A839_7B1D_CDAF);
+        let mut counts = [0usize; 4];
+        let mut rng = SplitMix64::new(7);
+        for _ in 0..4000 {
+            counts[rng.below(4)] += 1;
+        }
+        assert!(
+            counts.iter().all(|count| (800..1200).contains(count)),
+            "{counts:?}"
+        );
+    }
+
+    #[test]
+    fn allocation_gives_every_stratum_one_then_shares_in_proportion() {
+        let mut rng = SplitMix64::new(1);
+        assert_eq!(allocate(&[10, 1, 5, 0], 6, &mut rng), vec![3, 1, 2, 0]);
+        assert_eq!(allocate(&[10, 1, 5], 100, &mut rng), vec![10, 1, 5]);
+        assert_eq!(allocate(&[3, 3, 3], 3, &mut rng), vec![1, 1, 1]);
+        let few = allocate(&[3, 3, 3], 2, &mut rng);
+        assert_eq!(few.iter().sum::<usize>(), 2);
+        assert!(few.iter().all(|share| *share <= 1));
+        for total in 0..20 {
+            let shares = allocate(&[7, 2, 9, 1], total, &mut rng);
+            assert_eq!(shares.iter().sum::<usize>(), total.min(19));
+            assert!(
+                shares
+                    .iter()
+                    .zip([7, 2, 9, 1])
+                    .all(|(share, size)| *share <= size)
+            );
+        }
+    }
+
+    #[test]
+    fn verdicts_parse_in_any_case() {
+        assert_eq!(parse_verdict(" Correct "), Ok(Some("correct")));
+        assert_eq!(parse_verdict("YES"), Ok(Some("correct")));
+        assert_eq!(parse_verdict("incorrect"), Ok(Some("incorrect")));
+        assert_eq!(parse_verdict("No"), Ok(Some("incorrect")));
+        assert_eq!(parse_verdict(""), Ok(None));
+        assert!(parse_verdict("maybe").is_err());
+        assert_eq!(sniff_delimiter("a;b;c"), b';');
+        assert_eq!(sniff_delimiter("a,b,c"), b',');
+        assert_eq!(sniff_delimiter("a\tb\tc"), b'\t');
+    }
+
+    #[test]
+    fn clip_spans_keep_a_margin_and_stay_in_the_call() {
+        assert_eq!(
+            clip_span(Some(5_000), Some(7_000), 20_000, false),
+            (3_000, 9_000)
+        );
+        assert_eq!(
+            clip_span(Some(500), Some(19_500), 20_000, false),
+            (0, 20_000)
+        );
+        assert_eq!(clip_span(None, None, 90_000, false), (0, MAX_CLIP_MS));
+        assert_eq!(
+            clip_span(Some(10_000), Some(200_000), 300_000, false),
+            (8_000, 8_000 + MAX_CLIP_MS)
+        );
+        assert_eq!(clip_span(None, None, 30_000, true), (0, 30_000));
+    }
+
+    #[test]
+    fn bleep_replaces_the_span_on_every_channel_with_a_tone() {
+        let rate = TARGET_SAMPLE_RATE as usize;
+        // Two channels of "speech": a 300 Hz sine.
+        let speech: Vec<f32> = (0..rate * 2)
+            .map(|index| 0.5 * (std::f32::consts::TAU * 300.0 * index as f32 / rate as f32).sin())
+            .collect();
+        let channels = vec![speech.clone(), speech];
+        let samples = cut_clip(&channels, 500, 1_500, &[(800, 1_200)]);
+        assert_eq!(samples.len(), rate * 2);
+        let frame = |ms: usize| (ms - 500) * rate / 1000;
+        // Outside the bleep: the original audio.
+        assert_eq!(samples[frame(600) * 2], channels[0][600 * rate / 1000]);
+        // Inside: a 1 kHz tone, the same on both channels, nothing of the 300 Hz left.
+        let inside: Vec<f32> = (frame(850)..frame(1_150))
+            .map(|index| samples[index * 2 + 1])
+            .collect();
+        let power = |frequency: f64| goertzel(&inside, frequency, rate as f64);
+        assert!(
+            power(1_000.0) > 100.0 * power(300.0),
+            "{} vs {}",
+            power(1_000.0),
+            power(300.0)
+        );
+        assert_eq!(samples[frame(900) * 2], samples[frame(900) * 2 + 1]);
+        let bytes = wav_bytes(&samples, 2, TARGET_SAMPLE_RATE).unwrap();
+        let reader = hound::WavReader::new(Cursor::new(bytes)).unwrap();
+        assert_eq!(reader.spec().bits_per_sample, 16);
+        assert_eq!(reader.duration() as usize, rate);
+    }
+
+    fn goertzel(samples: &[f32], frequency: f64, rate: f64) -> f64 {
+        let coefficient = 2.0 * (std::f64::consts::TAU * frequency / rate).cos();
+        let (mut previous, mut before) = (0.0, 0.0);
+        for sample in samples {
+            let current = f64::from(*sample) + coefficient * previous - before;
+            before = previous;
+            previous = current;
+        }
+        previous * previous + before * before - coefficient * previous * before
+    }
+}

@@ -1,0 +1,1238 @@
+//! Nightly operations, end to end with the real binary and model:
+//! - a corpus of hostile inputs, generated here, in ONE batch with the good fixture calls:
+//!   every input ends in exactly one state with a clear reason, the process exits 2 without a
+//!   panic, and its peak memory stays under a fixed bound even with a 3-hour stereo call;
+//! - a run killed (SIGKILL) at seeded random moments and restarted each time ends with exactly
+//!   the dataset of an uninterrupted run, with no duplicates and no temporary files left;
+//! - the run manifest counts final states and times every stage, and a second run over the
+//!   same inputs transcribes nothing.
+//!
+//! Nothing big is committed: every hostile file is written by this test into a temp folder.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use polars::prelude::*;
+use serde_json::Value;
+
+use crate::batch::latest_run_manifest;
+use crate::support::{fixtures, model_path, read_table, repository_root, strings};
+
+/// Peak resident memory allowed for the whole corpus batch (2 workers × 1 thread), 3-hour
+/// stereo call included. Decoding one channel at a time keeps that call at ~0.7 GB of 16 kHz
+/// samples; both channels at once (~1.4 GB) plus the model would not fit.
+const PEAK_MEMORY_BOUND_KIB: u64 = 1536 * 1024;
+
+/// File names → call id, agent channel and language: `c01_polite__left__en.wav`,
+/// `c09_mono_mulaw__en.wav`, `h04_truncated_data.wav`.
+const NAME_PATTERN: &str =
+    r"^(?P<call_id>.+?)(?:__(?P<agent_channel>left|right))?(?:__(?P<language>[a-z]{2}))?$";
+
+// ---------------------------------------------------------------------------------------------
+// Running the binary
+
+fn callqa_command(arguments: &[&std::ffi::OsStr]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_callqa"));
+    command
+        .args(arguments)
+        .env("CALLQA_MODEL", model_path())
+        .env("CALLQA_RULES", repository_root().join("rules"));
+    command
+}
+
+/// `callqa run CALLS --out OUT` with a fixed worker layout (so the memory bound does not depend
+/// on the machine's core count) plus `extra` arguments.
+fn run_arguments(calls: &Path, out: &Path, extra: &[&str]) -> Vec<OsString> {
+    let mut arguments: Vec<OsString> = vec![
+        "--quiet".into(),
+        "run".into(),
+        calls.into(),
+        "--out".into(),
+        out.into(),
+        "--workers".into(),
+        "2".into(),
+        "--threads".into(),
+        "1".into(),
+    ];
+    arguments.extend(extra.iter().map(OsString::from));
+    arguments
+}
+
+fn os_refs(arguments: &[OsString]) -> Vec<&std::ffi::OsStr> {
+    arguments.iter().map(OsString::as_os_str).collect()
+}
+
+/// Runs callqa under GNU time and returns its output and peak resident memory (KiB), which
+/// the kernel reports exactly for the waited-for child (not sampled).
+fn run_measured(arguments: &[OsString], work: &Path) -> (Output, u64) {
+    let time = Path::new("/usr/bin/time");
+    assert!(
+        time.is_file(),
+        "/usr/bin/time is missing: install the `time` package (scripts/setup.sh does)"
+    );
+    let report = work.join("peak_rss_kib.txt");
+    let mut command = Command::new(time);
+    command
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&report)
+        .arg(env!("CARGO_BIN_EXE_callqa"))
+        .args(arguments)
+        .env("CALLQA_MODEL", model_path())
+        .env("CALLQA_RULES", repository_root().join("rules"));
+    let output = command.output().expect("GNU time starts");
+    let text = std::fs::read_to_string(&report).expect("GNU time wrote its report");
+    // With a non-zero exit, GNU time writes "Command exited with non-zero status 2" first.
+    let peak = text
+        .lines()
+        .filter_map(|line| line.trim().parse::<u64>().ok())
+        .next_back()
+        .unwrap_or_else(|| panic!("no peak memory in GNU time's report: {text:?}"));
+    (output, peak)
+}
+
+fn stderr_text(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// WAV bytes
+
+/// A `fmt ` chunk, written exactly as given (wrong values included).
+#[derive(Clone)]
+struct Fmt {
+    tag: u16,
+    channels: u16,
+    rate: u32,
+    bits: u16,
+    block_align: u16,
+    /// Bytes after the 16 basic ones (cbSize and extensible fields).
+    extra: Vec<u8>,
+}
+
+impl Fmt {
+    fn new(tag: u16, channels: u16, rate: u32, bits: u16) -> Fmt {
+        Fmt {
+            tag,
+            channels,
+            rate,
+            bits,
+            block_align: channels * bits.div_ceil(8),
+            extra: Vec::new(),
+        }
+    }
+    fn pcm16(channels: u16, rate: u32) -> Fmt {
+        Fmt::new(1, channels, rate, 16)
+    }
+    fn mulaw(channels: u16, rate: u32) -> Fmt {
+        Fmt::new(7, channels, rate, 8)
+    }
+    fn float32(channels: u16, rate: u32) -> Fmt {
+        Fmt::new(3, channels, rate, 32)
+    }
+    fn body(&self) -> Vec<u8> {
+        let mut body = Vec::new();
+        body.extend_from_slice(&self.tag.to_le_bytes());
+        body.extend_from_slice(&self.channels.to_le_bytes());
+        body.extend_from_slice(&self.rate.to_le_bytes());
+        let byte_rate = self.rate.wrapping_mul(u32::from(self.block_align));
+        body.extend_from_slice(&byte_rate.to_le_bytes());
+        body.extend_from_slice(&self.block_align.to_le_bytes());
+        body.extend_from_slice(&self.bits.to_le_bytes());
+        body.extend_from_slice(&self.extra);
+        body
+    }
+}
+
+/// A RIFF chunk with its pad byte when the body is odd.
+fn chunk(id: &[u8; 4], body: &[u8]) -> Vec<u8> {
+    let mut bytes = id.to_vec();
+    bytes.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(body);
+    if body.len() % 2 == 1 {
+        bytes.push(0);
+    }
+    bytes
+}
+
+fn riff(chunks: &[Vec<u8>]) -> Vec<u8> {
+    let body: Vec<u8> = chunks.concat();
+    let mut bytes = b"RIFF".to_vec();
+    bytes.extend_from_slice(&(body.len() as u32 + 4).to_le_bytes());
+    bytes.extend_from_slice(b"WAVE");
+    bytes.extend_from_slice(&body);
+    bytes
+}
+
+fn wav(fmt: &Fmt, data: &[u8]) -> Vec<u8> {
+    riff(&[chunk(b"fmt ", &fmt.body()), chunk(b"data", data)])
+}
+
+/// Offset of the size field of the first chunk with this id (walking the RIFF chunks).
+fn chunk_size_offset(bytes: &[u8], id: &[u8; 4]) -> usize {
+    let mut position = 12;
+    while position + 8 <= bytes.len() {
+        let size = u32::from_le_bytes(bytes[position + 4..position + 8].try_into().unwrap());
+        if &bytes[position..position + 4] == id {
+            return position + 4;
+        }
+        position += 8 + size as usize + (size % 2) as usize;
+    }
+    panic!("no {:?} chunk", String::from_utf8_lossy(id));
+}
+
+fn set_u32(bytes: &mut [u8], at: usize, value: u32) {
+    bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+}
+
+/// The audio bytes (data chunk body) of a fixture file.
+fn fixture_data(name: &str) -> Vec<u8> {
+    let bytes = std::fs::read(fixtures().join(name)).unwrap();
+    let at = chunk_size_offset(&bytes, b"data");
+    let size = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    bytes[at + 4..at + 4 + size].to_vec()
+}
+
+/// The speech of the mono fixture call (8 kHz 16-bit PCM, 4.3 s) as 32-bit floats.
+fn speech_as_float32() -> Vec<f32> {
+    fixture_data("c09_mono_pcm16.wav")
+        .chunks_exact(2)
+        .map(|pair| f32::from(i16::from_le_bytes([pair[0], pair[1]])) / 32768.0)
+        .collect()
+}
+
+fn float_bytes(samples: &[f32]) -> Vec<u8> {
+    samples
+        .iter()
+        .flat_map(|sample| sample.to_le_bytes())
+        .collect()
+}
+
+/// Writes a 3-hour stereo 8 kHz µ-law call (~173 MB) block by block: the speech of fixture
+/// c01 (12.4 s, agent left) at the start, in the middle and at the end, digital silence in
+/// between. Never holds more than one block in memory.
+fn write_three_hour_call(path: &Path) {
+    const RATE: u64 = 8_000;
+    const FRAMES: u64 = 3 * 3600 * RATE;
+    let speech = fixture_data("c01_polite_mulaw.wav"); // interleaved stereo, 2 bytes a frame
+    let speech_frames = speech.len() as u64 / 2;
+    let starts = [0, FRAMES / 2, FRAMES - speech_frames];
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
+    let data_bytes = (FRAMES * 2) as u32;
+    let fmt = Fmt::mulaw(2, RATE as u32);
+    let mut header = riff(&[chunk(b"fmt ", &fmt.body())]);
+    // RIFF size = file size - 8 = this header + the data chunk's 8-byte header + data - 8.
+    let riff_size = header.len() as u32 + data_bytes;
+    set_u32(&mut header, 4, riff_size);
+    header.extend_from_slice(b"data");
+    header.extend_from_slice(&data_bytes.to_le_bytes());
+    writer.write_all(&header).unwrap();
+    let silence = vec![0xFFu8; 1 << 20]; // µ-law 0xFF = 0
+    let mut frame = 0;
+    for start in starts {
+        while frame < start {
+            let n = ((start - frame) * 2).min(silence.len() as u64) as usize;
+            writer.write_all(&silence[..n]).unwrap();
+            frame += n as u64 / 2;
+        }
+        writer.write_all(&speech).unwrap();
+        frame += speech_frames;
+    }
+    assert_eq!(frame, FRAMES);
+    writer.flush().unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The hostile corpus
+
+/// How an input must end.
+#[derive(Debug, Clone, PartialEq)]
+enum Expect {
+    /// In `failures` (and `calls` with status failed) at this stage with this error kind.
+    Fails {
+        stage: &'static str,
+        error: &'static str,
+    },
+    /// Decoded and analysed: `scored`, or `not_scorable` with a reason. Optionally the decoder
+    /// must have reported this repair in the run manifest's `decode_notes`.
+    Processed { note: Option<&'static str> },
+    /// Decoded, analysed and scored.
+    Scored,
+}
+
+struct Case {
+    /// File name in the batch folder (may be non-UTF-8).
+    file: OsString,
+    call_id: String,
+    expect: Expect,
+    /// Why this is the right outcome, printed when it is not.
+    why: &'static str,
+}
+
+fn fails(stage: &'static str, error: &'static str) -> Expect {
+    Expect::Fails { stage, error }
+}
+
+fn processed(note: Option<&'static str>) -> Expect {
+    Expect::Processed { note }
+}
+
+/// The inputs being written and what each must become.
+struct Corpus<'a> {
+    folder: &'a Path,
+    cases: Vec<Case>,
+}
+
+impl Corpus<'_> {
+    /// Writes `<stem>.wav`; its call id is the stem up to the first `__`.
+    fn add(&mut self, stem: &str, bytes: &[u8], expect: Expect, why: &'static str) {
+        let file = format!("{stem}.wav");
+        std::fs::write(self.folder.join(&file), bytes).unwrap();
+        let call_id = stem.split("__").next().unwrap().to_string();
+        self.expect(file, call_id, expect, why);
+    }
+
+    /// Records the outcome of an input written some other way.
+    fn expect(
+        &mut self,
+        file: impl Into<OsString>,
+        call_id: String,
+        expect: Expect,
+        why: &'static str,
+    ) {
+        self.cases.push(Case {
+            file: file.into(),
+            call_id,
+            expect,
+            why,
+        });
+    }
+}
+
+/// Writes the hostile corpus and the good fixture calls into `folder`; returns what each must
+/// become. Every hostile input is generated here, deterministically.
+fn write_corpus(folder: &Path) -> Vec<Case> {
+    let mut corpus = Corpus {
+        folder,
+        cases: Vec::new(),
+    };
+    let speech_pcm = fixture_data("c09_mono_pcm16.wav"); // 8 kHz mono 16-bit, 4.3 s
+    let speech_mulaw = fixture_data("c09_mono_mulaw.wav");
+    let good_speech = wav(&Fmt::pcm16(1, 8_000), &speech_pcm);
+
+    corpus.add("h01_empty", b"", fails("decode", "empty"), "0 bytes");
+    corpus.add(
+        "h02_truncated_header",
+        &good_speech[..20],
+        fails("decode", "truncated"),
+        "header cut inside the fmt chunk",
+    );
+    corpus.add(
+        "h03_header_only",
+        &wav(&Fmt::pcm16(1, 8_000), &[]),
+        fails("decode", "truncated"),
+        "a header and no samples",
+    );
+    let mut bytes = good_speech.clone();
+    bytes.truncate(44 + speech_pcm.len() / 2);
+    corpus.add(
+        "h04_truncated_data",
+        &bytes,
+        processed(Some("data_truncated")),
+        "policy: a recording cut short is decoded as far as it goes, with a note",
+    );
+    let mut bytes = good_speech.clone();
+    set_u32(&mut bytes, 4, 4);
+    corpus.add(
+        "h05_riff_size_too_small",
+        &bytes,
+        processed(None),
+        "the RIFF size is never trusted; chunks are walked against the real file size",
+    );
+    let mut bytes = good_speech.clone();
+    set_u32(&mut bytes, 4, 0xFFFF_FFF0);
+    corpus.add(
+        "h06_riff_size_huge",
+        &bytes,
+        processed(None),
+        "the RIFF size is never trusted",
+    );
+    let mut bytes = good_speech.clone();
+    let at = chunk_size_offset(&bytes, b"data");
+    set_u32(&mut bytes, at, 0xFFFF_FFF0);
+    corpus.add(
+        "h07_data_size_huge",
+        &bytes,
+        processed(Some("data_truncated")),
+        "a 4 GiB data claim in a 69 kB file: what is there is decoded, nothing big allocated",
+    );
+    let mut bytes = good_speech.clone();
+    set_u32(&mut bytes, at, 0);
+    corpus.add(
+        "h08_data_size_unset",
+        &bytes,
+        processed(Some("data_length_unset")),
+        "a recorder that never filled in the length: read to the end of the file",
+    );
+    let mut bytes = good_speech.clone();
+    let fmt_size_at = chunk_size_offset(&bytes, b"fmt ");
+    set_u32(&mut bytes, fmt_size_at, 0xFFFF_FFF0);
+    corpus.add(
+        "h09_fmt_size_huge",
+        &bytes,
+        fails("decode", "truncated"),
+        "the fmt chunk claims 4 GiB: the header ends before any audio",
+    );
+    let mut fmt = Fmt::pcm16(1, 8_000);
+    fmt.channels = 0;
+    corpus.add(
+        "h10_zero_channels",
+        &wav(&fmt, &speech_pcm),
+        fails("decode", "bad_header"),
+        "0 channels",
+    );
+    corpus.add(
+        "h11_six_channels",
+        &wav(&Fmt::pcm16(6, 8_000), &vec![0u8; 6 * 2 * 8_000]),
+        fails("decode", "too_many_channels"),
+        "a 5.1 recording is not a call",
+    );
+    corpus.add(
+        "h12_rate_1hz",
+        &wav(&Fmt::pcm16(1, 1), &speech_pcm),
+        fails("decode", "bad_header"),
+        "1 Hz is below the accepted 4 kHz",
+    );
+    corpus.add(
+        "h13_rate_384khz",
+        &wav(&Fmt::pcm16(1, 384_000), &speech_pcm),
+        fails("decode", "bad_header"),
+        "384 kHz is above the accepted 192 kHz",
+    );
+    corpus.add(
+        "h14_float_nan",
+        &wav(&Fmt::float32(1, 8_000), &float_bytes(&[f32::NAN; 8_000])),
+        fails("decode", "invalid_samples"),
+        "every sample NaN",
+    );
+    let infinities: Vec<f32> = (0..8_000)
+        .map(|index| {
+            if index % 2 == 0 {
+                f32::INFINITY
+            } else {
+                f32::NEG_INFINITY
+            }
+        })
+        .collect();
+    corpus.add(
+        "h15_float_infinite",
+        &wav(&Fmt::float32(1, 8_000), &float_bytes(&infinities)),
+        fails("decode", "invalid_samples"),
+        "every sample infinite",
+    );
+    let mut speech_float = speech_as_float32();
+    for sample in speech_float.iter_mut().step_by(5_000) {
+        *sample = f32::NAN;
+    }
+    corpus.add(
+        "h16_float_rare_nan",
+        &wav(&Fmt::float32(1, 8_000), &float_bytes(&speech_float)),
+        processed(Some("non_finite_samples_zeroed")),
+        "policy: 1 corrupt sample in 5,000 is replaced by silence, with a note",
+    );
+    std::fs::create_dir(folder.join("h17_folder.wav")).unwrap();
+    corpus.expect(
+        "h17_folder.wav",
+        "h17_folder".to_string(),
+        fails("read", "not_a_file"),
+        "a directory named like a recording",
+    );
+    std::os::unix::fs::symlink(
+        folder.join("moved_away.bin"),
+        folder.join("h18_dangling_link.wav"),
+    )
+    .unwrap();
+    corpus.expect(
+        "h18_dangling_link.wav",
+        "h18_dangling_link".to_string(),
+        fails("read", "not_found"),
+        "a symbolic link whose recording was moved",
+    );
+    let status = Command::new("mkfifo")
+        .arg(folder.join("h19_named_pipe.wav"))
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success());
+    corpus.expect(
+        "h19_named_pipe.wav",
+        "h19_named_pipe".to_string(),
+        fails("read", "not_a_file"),
+        "a FIFO: opening it would block the batch forever, so it is never opened",
+    );
+    // A file without read permission. Root reads it anyway (chmod 000 does not stop root),
+    // so as root the outcome is a normal call and the unreadable case is covered by the
+    // dangling link and the pipe above; as another user it must fail as permission_denied.
+    let locked = folder.join("h20_no_permission.wav");
+    std::fs::write(&locked, wav(&Fmt::mulaw(1, 8_000), &speech_mulaw)).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    }
+    let readable_anyway = std::fs::File::open(&locked).is_ok();
+    corpus.expect(
+        "h20_no_permission.wav",
+        "h20_no_permission".to_string(),
+        if readable_anyway {
+            processed(None)
+        } else {
+            fails("read", "permission_denied")
+        },
+        if readable_anyway {
+            "mode 000 but the tests run as root, who can read it: processed normally"
+        } else {
+            "mode 000: the file cannot be opened"
+        },
+    );
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let name = std::ffi::OsStr::from_bytes(b"h21_latin1_Jos\xe9.wav");
+        std::fs::write(folder.join(name), &good_speech).unwrap();
+        corpus.expect(
+            name,
+            "h21_latin1_Jos\u{FFFD}".to_string(),
+            processed(None),
+            "a Latin-1 file name: processed, the call id shows U+FFFD for the bad byte",
+        );
+    }
+    write_three_hour_call(&folder.join("h22_three_hours__left__en.wav"));
+    corpus.expect(
+        "h22_three_hours__left__en.wav",
+        "h22_three_hours".to_string(),
+        processed(None),
+        "3 h stereo: decoded a channel at a time within the memory bound",
+    );
+    for (name, tag, why) in [
+        ("h23_gsm610", 0x0031u16, "GSM 6.10 is not decoded"),
+        ("h24_ima_adpcm", 0x0011, "IMA ADPCM is not decoded"),
+        ("h25_ms_adpcm", 0x0002, "Microsoft ADPCM is not decoded"),
+        ("h26_g729", 0x0083, "G.729 is not decoded"),
+    ] {
+        let mut fmt = Fmt::new(tag, 1, 8_000, 4);
+        fmt.block_align = 256;
+        fmt.extra = vec![2, 0, 0xF9, 0x01];
+        corpus.add(
+            name,
+            &wav(&fmt, &[0x55; 4096]),
+            fails("decode", "unsupported_format"),
+            why,
+        );
+    }
+    let mut fmt = Fmt::pcm16(1, 8_000);
+    fmt.block_align = 3;
+    corpus.add(
+        "h27_odd_block_align",
+        &wav(&fmt, &speech_pcm),
+        fails("decode", "bad_header"),
+        "16-bit mono with a 3-byte block",
+    );
+    corpus.add(
+        "h28_list_chunk_only",
+        &riff(&[chunk(b"LIST", b"INFOISFT\x0e\x00\x00\x00Lavf58.76.100\x00")]),
+        fails("decode", "truncated"),
+        "a WAV with only a LIST chunk: no format, no audio",
+    );
+    let mut mp3 = b"ID3\x04\x00\x00\x00\x00\x00\x00".to_vec();
+    for _ in 0..40 {
+        mp3.extend_from_slice(&[0xFF, 0xFB, 0x90, 0x64]);
+        mp3.extend_from_slice(&[0u8; 413]);
+    }
+    corpus.add(
+        "h29_mp3_renamed",
+        &mp3,
+        fails("decode", "unsupported_format"),
+        "an MP3 renamed .wav: named as MP3 in the message",
+    );
+    corpus.add(
+        "h30_data_before_fmt",
+        &riff(&[
+            chunk(b"data", &speech_pcm),
+            chunk(b"fmt ", &Fmt::pcm16(1, 8_000).body()),
+        ]),
+        fails("decode", "bad_header"),
+        "audio before its format",
+    );
+    corpus.add(
+        "h31_text",
+        b"Call notes: the customer asked about fees.\n",
+        fails("decode", "not_audio"),
+        "a text file",
+    );
+    let mut rifx = good_speech.clone();
+    rifx[..4].copy_from_slice(b"RIFX");
+    corpus.add(
+        "h32_rifx_big_endian",
+        &rifx,
+        fails("decode", "unsupported_format"),
+        "big-endian WAV",
+    );
+    let mut avi = good_speech.clone();
+    avi[8..12].copy_from_slice(b"AVI ");
+    corpus.add(
+        "h33_riff_avi",
+        &avi,
+        fails("decode", "not_audio"),
+        "a RIFF file that is not WAVE",
+    );
+    let mut fmt = Fmt::pcm16(1, 8_000);
+    fmt.tag = 0xFFFE;
+    fmt.extra = vec![22, 0, 16, 0, 4, 0, 0, 0];
+    fmt.extra.extend_from_slice(&[0xAB; 16]);
+    corpus.add(
+        "h34_unknown_extensible",
+        &wav(&fmt, &speech_pcm),
+        fails("decode", "unsupported_format"),
+        "an extensible header with an unknown sub-format GUID",
+    );
+    corpus.add(
+        "h35_one_sample",
+        &wav(&Fmt::pcm16(1, 8_000), &[0x10, 0x00]),
+        processed(None),
+        "one sample: decodes; not scorable (no speech)",
+    );
+    let mut odd_list = chunk(b"LIST", b"INFOabc");
+    odd_list.pop(); // a writer that forgot the pad byte after an odd chunk
+    corpus.add(
+        "h36_odd_chunk_without_pad",
+        &riff(&[
+            chunk(b"fmt ", &Fmt::pcm16(1, 8_000).body()),
+            odd_list,
+            chunk(b"data", &speech_pcm),
+        ]),
+        processed(None),
+        "a missing pad byte is tolerated",
+    );
+    let mut stereo = Vec::new();
+    for pair in speech_pcm.chunks_exact(2) {
+        stereo.extend_from_slice(pair);
+        stereo.extend_from_slice(&[0, 0]);
+    }
+    stereo.extend_from_slice(&[1, 2, 3]);
+    corpus.add(
+        "h37_partial_frame__left__en",
+        &wav(&Fmt::pcm16(2, 8_000), &stereo),
+        processed(Some("partial_frame_ignored")),
+        "3 stray bytes after the last stereo frame are ignored, with a note",
+    );
+    corpus.add(
+        "h38_silence_only__left__en",
+        &wav(&Fmt::mulaw(2, 8_000), &[0xFF; 2 * 8_000 * 10]),
+        processed(None),
+        "10 s of digital silence: not scorable, no Whisper call",
+    );
+    let mut fmt = Fmt::pcm16(1, 8_000);
+    fmt.bits = 0;
+    corpus.add(
+        "h39_zero_bits",
+        &wav(&fmt, &speech_pcm),
+        fails("decode", "bad_header"),
+        "0 bits per sample",
+    );
+    let mut short_fmt = Fmt::pcm16(1, 8_000).body();
+    short_fmt.truncate(12);
+    corpus.add(
+        "h40_fmt_too_short",
+        &riff(&[chunk(b"fmt ", &short_fmt), chunk(b"data", &speech_pcm)]),
+        fails("decode", "bad_header"),
+        "a 12-byte fmt chunk",
+    );
+    corpus.add(
+        "h41_flac_renamed",
+        b"fLaC\x00\x00\x00\x22\x12\x00\x12\x00",
+        fails("decode", "unsupported_format"),
+        "a FLAC file renamed .wav",
+    );
+    // An upper-case ending is still a recording.
+    std::fs::write(folder.join("h42_upper_case.WAV"), &good_speech).unwrap();
+    corpus.expect(
+        "h42_upper_case.WAV",
+        "h42_upper_case".to_string(),
+        processed(None),
+        "found and processed like .wav",
+    );
+
+    // The good fixture calls, named so the pattern gives each its agent channel and language.
+    let expected: BTreeMap<String, Value> =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("expected.json")).unwrap())
+            .unwrap();
+    for (call_id, call) in &expected {
+        if call_id.starts_with("bad_") {
+            continue;
+        }
+        let channel = call["agent_channel"].as_str().unwrap_or("");
+        let language = call["language"].as_str().unwrap();
+        let name = if channel.is_empty() {
+            format!("{call_id}__{language}.wav")
+        } else {
+            format!("{call_id}__{channel}__{language}.wav")
+        };
+        std::fs::copy(
+            fixtures().join(call["path"].as_str().unwrap()),
+            folder.join(&name),
+        )
+        .unwrap();
+        // The 4.3 s mono call is too short to judge by the default minimum speech time: it is
+        // not_scorable with a reason, which is the designed outcome, never failed.
+        let expect = if call_id.starts_with("c09_") {
+            processed(None)
+        } else {
+            Expect::Scored
+        };
+        corpus.expect(name, call_id.clone(), expect, "a good fixture call");
+    }
+    corpus.cases
+}
+
+fn column_u64(frame: &DataFrame, column: &str) -> Vec<Option<u64>> {
+    frame
+        .column(column)
+        .unwrap_or_else(|error| panic!("{column}: {error}"))
+        .cast(&DataType::UInt64)
+        .unwrap()
+        .u64()
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+#[test]
+fn hostile_inputs_and_good_calls_in_one_batch_end_in_one_state_each_within_bounded_memory() {
+    let work = tempfile::tempdir().unwrap();
+    let calls = work.path().join("calls");
+    std::fs::create_dir(&calls).unwrap();
+    let generated = Instant::now();
+    let cases = write_corpus(&calls);
+    let n_hostile = cases
+        .iter()
+        .filter(|case| case.call_id.starts_with('h'))
+        .count();
+    assert!(n_hostile >= 25, "{n_hostile} hostile inputs");
+    eprintln!(
+        "corpus: {} inputs ({n_hostile} hostile) written in {:.1} s",
+        cases.len(),
+        generated.elapsed().as_secs_f64()
+    );
+
+    let out = work.path().join("out");
+    let arguments = run_arguments(&calls, &out, &["--name-pattern", NAME_PATTERN]);
+    let started = Instant::now();
+    let (output, peak_kib) = run_measured(&arguments, work.path());
+    let wall = started.elapsed().as_secs_f64();
+    let stderr = stderr_text(&output);
+    eprintln!(
+        "corpus batch: exit {:?}, {wall:.1} s, peak RSS {:.0} MiB",
+        output.status.code(),
+        peak_kib as f64 / 1024.0
+    );
+    assert!(!stderr.contains("panicked"), "callqa panicked:\n{stderr}");
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "exit 2: some inputs failed, the rest were processed\n{stderr}"
+    );
+    assert!(
+        peak_kib <= PEAK_MEMORY_BOUND_KIB,
+        "peak memory {} MiB is over the bound of {} MiB",
+        peak_kib / 1024,
+        PEAK_MEMORY_BOUND_KIB / 1024
+    );
+
+    let calls_table = read_table(&out, "calls");
+    let failures = read_table(&out, "failures");
+    let call_ids: Vec<String> = strings(&calls_table, "call_id")
+        .into_iter()
+        .flatten()
+        .collect();
+    let statuses: BTreeMap<String, (String, Option<String>, Option<u64>)> = call_ids
+        .iter()
+        .cloned()
+        .zip(
+            strings(&calls_table, "status")
+                .into_iter()
+                .zip(strings(&calls_table, "status_reason"))
+                .zip(column_u64(&calls_table, "duration_ms"))
+                .map(|((status, reason), duration)| (status.unwrap(), reason, duration)),
+        )
+        .collect();
+    assert_eq!(statuses.len(), call_ids.len(), "a call id appears twice");
+    let expected_ids: BTreeSet<&str> = cases.iter().map(|case| case.call_id.as_str()).collect();
+    let found_ids: BTreeSet<&str> = call_ids.iter().map(String::as_str).collect();
+    assert_eq!(
+        found_ids, expected_ids,
+        "every input is exactly one row of calls"
+    );
+
+    let failure_rows: BTreeMap<String, (String, String, String)> = strings(&failures, "call_id")
+        .into_iter()
+        .zip(strings(&failures, "stage"))
+        .zip(strings(&failures, "error"))
+        .zip(strings(&failures, "message"))
+        .map(|(((call_id, stage), error), message)| {
+            (
+                call_id.unwrap(),
+                (stage.unwrap(), error.unwrap(), message.unwrap()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        failure_rows.len(),
+        failures.height(),
+        "one failure per input"
+    );
+
+    let manifest = latest_run_manifest(&out);
+    let notes: BTreeSet<(String, String)> = manifest["decode_notes"]
+        .as_array()
+        .expect("decode_notes in the manifest")
+        .iter()
+        .map(|note| {
+            (
+                note[0].as_str().unwrap().to_string(),
+                note[1].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+
+    let mut problems = Vec::new();
+    for case in &cases {
+        let (status, reason, _) = &statuses[&case.call_id];
+        let failure = failure_rows.get(&case.call_id);
+        let outcome = format!("status {status} ({reason:?}), failure {failure:?}");
+        match &case.expect {
+            Expect::Fails { stage, error } => {
+                let ok = status == "failed"
+                    && failure.is_some_and(|(got_stage, got_error, message)| {
+                        got_stage == stage
+                            && got_error == error
+                            && is_clear_message(message, &case.file)
+                    });
+                if !ok {
+                    problems.push(format!(
+                        "{}: expected to fail at {stage} as {error} ({}); got {outcome}",
+                        case.call_id, case.why
+                    ));
+                }
+            }
+            Expect::Processed { note } => {
+                let state_ok = (status == "scored"
+                    || (status == "not_scorable"
+                        && reason.as_ref().is_some_and(|r| !r.is_empty())))
+                    && failure.is_none();
+                let note_ok = note
+                    .is_none_or(|kind| notes.contains(&(case.call_id.clone(), kind.to_string())));
+                if !state_ok || !note_ok {
+                    problems.push(format!(
+                        "{}: expected scored or not_scorable{} ({}); got {outcome}",
+                        case.call_id,
+                        note.map(|kind| format!(" with note {kind}"))
+                            .unwrap_or_default(),
+                        case.why
+                    ));
+                }
+            }
+            Expect::Scored => {
+                if status != "scored" || failure.is_some() {
+                    problems.push(format!(
+                        "{}: expected scored ({}); got {outcome}",
+                        case.call_id, case.why
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} of {} inputs ended wrongly:\n{}",
+        problems.len(),
+        cases.len(),
+        problems.join("\n")
+    );
+
+    // Header lies change nothing about the audio: same duration as the honest file.
+    let duration = |call_id: &str| statuses[call_id].2;
+    let honest = duration("h21_latin1_Jos\u{FFFD}");
+    assert_eq!(honest, Some(4296));
+    for call_id in [
+        "h05_riff_size_too_small",
+        "h06_riff_size_huge",
+        "h07_data_size_huge",
+        "h08_data_size_unset",
+        "h36_odd_chunk_without_pad",
+        "h42_upper_case",
+    ] {
+        assert_eq!(duration(call_id), honest, "{call_id}");
+    }
+    assert_eq!(duration("h04_truncated_data"), Some(2148));
+    assert_eq!(duration("h22_three_hours"), Some(3 * 3600 * 1000));
+    assert_eq!(statuses["h38_silence_only"].0, "not_scorable");
+
+    // The 3-hour call's speech (start, middle, end) was found and nothing in between.
+    let segments = read_table(&out, "segments");
+    let long_call = crate::support::rows_where(&segments, "call_id", "h22_three_hours");
+    let starts = column_u64(&long_call, "start_ms");
+    assert!(!starts.is_empty(), "the 3-hour call has speech");
+    for start in starts.into_iter().flatten() {
+        let near = |at: u64| start.abs_diff(at) < 20_000;
+        assert!(
+            near(0) || near(5_400_000) || near(10_800_000 - 12_431),
+            "a segment at {start} ms, where the 3-hour call is silent"
+        );
+    }
+
+    // The manifest's final states agree with the table.
+    let count = |state: &str| statuses.values().filter(|(s, _, _)| s == state).count();
+    assert_eq!(manifest["n_inputs"], cases.len());
+    assert_eq!(manifest["n_scored"], count("scored"));
+    assert_eq!(manifest["n_not_scorable"], count("not_scorable"));
+    assert_eq!(manifest["n_failed"], count("failed"));
+    eprintln!(
+        "corpus outcome: {} scored, {} not scorable, {} failed; stage seconds {}",
+        count("scored"),
+        count("not_scorable"),
+        count("failed"),
+        manifest["stage_seconds"]
+    );
+}
+
+/// A failure message a QA lead can act on: names the file, says what is wrong in a sentence,
+/// and is not a debug dump.
+fn is_clear_message(message: &str, file: &std::ffi::OsStr) -> bool {
+    let name = file.to_string_lossy();
+    message.contains(name.as_ref())
+        && message.len() >= name.len() + 15
+        && !message.contains("kind:")
+        && !message.contains("Os {")
+        && !message.contains("Custom {")
+}
+
+/// `--max-call-minutes` rejects an over-long call before decoding it, with a clear message.
+#[test]
+fn calls_over_the_length_limit_fail_clearly_before_decoding() {
+    let work = tempfile::tempdir().unwrap();
+    let calls = work.path().join("calls");
+    std::fs::create_dir(&calls).unwrap();
+    // 2 minutes of 8 kHz µ-law silence; the limit is 1 minute.
+    std::fs::write(
+        calls.join("long.wav"),
+        wav(&Fmt::mulaw(1, 8_000), &vec![0xFF; 8_000 * 120]),
+    )
+    .unwrap();
+    let out = work.path().join("out");
+    let arguments = run_arguments(&calls, &out, &["--max-call-minutes", "1"]);
+    let output = callqa_command(&os_refs(&arguments)).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_text(&output));
+    let failures = read_table(&out, "failures");
+    assert_eq!(
+        strings(&failures, "error"),
+        vec![Some("too_long".to_string())]
+    );
+    let message = strings(&failures, "message").remove(0).unwrap();
+    assert!(
+        message.contains("long.wav") && message.contains("2 min 00 s") && message.contains("1 min"),
+        "{message}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kill and resume
+
+/// splitmix64: a tiny seeded generator, so the kill moments are random but repeatable.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in 0..1.
+    fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Copies a few short fixture calls (and one malformed file) with their manifest rows.
+fn small_batch(folder: &Path) -> PathBuf {
+    let keep = [
+        "c02_no_greeting",
+        "c04_no_closing",
+        "c08_customer_silent",
+        "c09_mono_mulaw",
+        "bad_not_audio",
+    ];
+    let manifest = std::fs::read_to_string(fixtures().join("manifest.csv")).unwrap();
+    let mut lines = manifest.lines();
+    let mut text = format!("{}\n", lines.next().unwrap());
+    for line in lines {
+        let fields: Vec<&str> = line.split(',').collect();
+        if keep.contains(&fields[0]) {
+            std::fs::copy(fixtures().join(fields[2]), folder.join(fields[2])).unwrap();
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    let path = folder.join("manifest.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Every file under `folder` whose name starts with the temporary prefix.
+fn temporaries_under(folder: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if entry.file_type().unwrap().is_dir() {
+            found.extend(temporaries_under(&path));
+        } else if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(callqa::store::TEMPORARY_PREFIX)
+        {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// Every part file a reader would pick up, so that each must parse completely.
+fn parquet_files_under(folder: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if entry.file_type().unwrap().is_dir() {
+            found.extend(parquet_files_under(&path));
+        } else if path
+            .extension()
+            .is_some_and(|extension| extension == "parquet")
+        {
+            found.push(path);
+        }
+    }
+    found
+}
+
+const TABLES: [&str; 5] = ["calls", "segments", "findings", "agents", "failures"];
+
+fn sorted_table(out: &Path, table: &str) -> DataFrame {
+    let frame = read_table(out, table);
+    let columns: Vec<PlSmallStr> = frame.get_column_names().into_iter().cloned().collect();
+    frame.sort(columns, SortMultipleOptions::default()).unwrap()
+}
+
+fn wait_or_kill(child: &mut Child, after: Duration) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < after {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // `Child::kill` sends SIGKILL on Unix: no destructor, no clean-up code runs.
+    let killed = child.try_wait().unwrap().is_none() && child.kill().is_ok();
+    child.wait().unwrap();
+    killed
+}
+
+#[test]
+fn a_run_killed_at_random_moments_resumes_to_the_dataset_of_an_uninterrupted_run() {
+    let work = tempfile::tempdir().unwrap();
+    let calls = work.path().join("calls");
+    std::fs::create_dir(&calls).unwrap();
+    let manifest = small_batch(&calls);
+
+    // The reference: one uninterrupted run.
+    let reference = work.path().join("reference");
+    let started = Instant::now();
+    let output = callqa_command(&os_refs(&run_arguments(&manifest, &reference, &[])))
+        .output()
+        .unwrap();
+    let reference_time = started.elapsed();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_text(&output));
+    let reference_manifest = latest_run_manifest(&reference);
+    assert_eq!(reference_manifest["n_transcribed"], 4);
+
+    // The same batch, killed at seeded random moments within the reference's duration and
+    // restarted each time, until a run is allowed to finish.
+    let out = work.path().join("killed");
+    let arguments = run_arguments(&manifest, &out, &[]);
+    let mut random = SplitMix64(0x5EED_CA11_0000_0001);
+    let mut kills = Vec::new();
+    for _ in 0..6 {
+        let delay = reference_time.mul_f64(0.05 + 0.85 * random.next_f64());
+        let mut child = callqa_command(&os_refs(&arguments))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let killed = wait_or_kill(&mut child, delay);
+        kills.push(format!(
+            "{} at {:.2} s",
+            if killed { "killed" } else { "finished before" },
+            delay.as_secs_f64()
+        ));
+        // Whatever moment the kill hit, every visible part file is whole.
+        for file in parquet_files_under(&out) {
+            if file.components().any(|part| part.as_os_str() == ".callqa") {
+                continue;
+            }
+            ParquetReader::new(std::fs::File::open(&file).unwrap())
+                .finish()
+                .unwrap_or_else(|error| {
+                    panic!("{} is damaged after a kill: {error}", file.display())
+                });
+        }
+    }
+    let n_killed = kills
+        .iter()
+        .filter(|kill| kill.starts_with("killed"))
+        .count();
+    eprintln!(
+        "reference run {:.1} s; {}",
+        reference_time.as_secs_f64(),
+        kills.join(", ")
+    );
+    assert!(
+        n_killed >= 2,
+        "too few runs were killed mid-way to test anything: {kills:?}"
+    );
+
+    // Left-overs a kill can leave mid-write: a part file and a call record being replaced.
+    let calls_partition = std::fs::read_dir(out.join("calls"))
+        .ok()
+        .and_then(|mut partitions| partitions.next())
+        .map(|partition| partition.unwrap().path());
+    let mut planted = Vec::new();
+    if let Some(partition) = calls_partition {
+        planted.push(partition.join(".tmp-part-0-of-1.parquet.k1ll3d"));
+    }
+    let record_name = format!(
+        "{}.json",
+        &callqa::store::sha256_hex("c02_no_greeting")[..32]
+    );
+    planted.push(
+        out.join(".callqa/records")
+            .join(format!(".tmp-{record_name}.k1ll3d")),
+    );
+    for path in &planted {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b"half a file").unwrap();
+    }
+
+    let output = callqa_command(&os_refs(&arguments)).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_text(&output));
+    for table in TABLES {
+        let expected = sorted_table(&reference, table);
+        let resumed = sorted_table(&out, table);
+        assert!(
+            expected.equals_missing(&resumed),
+            "{table} after kills differs from the uninterrupted run:\n{expected}\n{resumed}"
+        );
+    }
+    let call_ids = strings(&read_table(&out, "calls"), "call_id");
+    let unique: BTreeSet<_> = call_ids.iter().collect();
+    assert_eq!(
+        unique.len(),
+        call_ids.len(),
+        "duplicate calls: {call_ids:?}"
+    );
+    assert_eq!(call_ids.len(), 5);
+    let mut leftovers = Vec::new();
+    for table in TABLES {
+        leftovers.extend(temporaries_under(&out.join(table)));
+    }
+    leftovers.extend(temporaries_under(&out.join(".callqa/records")));
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    for path in &planted {
+        assert!(!path.exists(), "{} was not cleaned up", path.display());
+    }
+
+    // A second run over the same folder transcribes nothing, and its manifest counts final
+    // states and times every stage.
+    let output = callqa_command(&os_refs(&arguments)).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_text(&output));
+    let again = latest_run_manifest(&out);
+    assert_eq!(again["n_transcribed"], 0, "{again:#}");
+    assert_eq!(again["n_whisper_windows"], 0);
+    assert_eq!(again["n_cached"], 4);
+    assert_eq!(again["n_inputs"], 5);
+    assert_eq!(again["n_failed"], 1);
+    for manifest in [&reference_manifest, &again] {
+        let states: u64 = ["n_scored", "n_not_scorable", "n_failed"]
+            .iter()
+            .map(|key| manifest[key].as_u64().unwrap())
+            .sum();
+        assert_eq!(states, 5, "every input in exactly one final state");
+    }
+    let statuses = strings(&read_table(&out, "calls"), "status");
+    let count = |state: &str| {
+        statuses
+            .iter()
+            .filter(|status| status.as_deref() == Some(state))
+            .count()
+    };
+    assert_eq!(again["n_scored"], count("scored"));
+    assert_eq!(again["n_not_scorable"], count("not_scorable"));
+    assert_eq!(reference_manifest["n_scored"], again["n_scored"]);
+    let stage_keys = |manifest: &Value| -> BTreeSet<String> {
+        manifest["stage_seconds"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    };
+    for key in [
+        "hash",
+        "decode",
+        "vad",
+        "transcribe",
+        "wall_load_rules",
+        "wall_model_id",
+        "wall_discover",
+        "wall_load_model",
+        "wall_audio",
+        "wall_analyse_and_write",
+    ] {
+        assert!(
+            stage_keys(&reference_manifest).contains(key),
+            "stage {key} missing: {}",
+            reference_manifest["stage_seconds"]
+        );
+    }
+    for key in [
+        "hash",
+        "wall_load_model",
+        "wall_audio",
+        "wall_analyse_and_write",
+    ] {
+        assert!(stage_keys(&again).contains(key), "{key}");
+    }
+    assert!(
+        !stage_keys(&again).contains("transcribe"),
+        "a cached run spends no time transcribing: {}",
+        again["stage_seconds"]
+    );
+}
