@@ -21,7 +21,7 @@ assert calls, "calls is empty"
 statuses = {status for _, status, _, _, _ in calls}
 assert statuses <= {"scored", "not_scorable", "failed"}, statuses
 # started_at is a UTC timestamp, call_date the partition (a date).
-kind = con.sql(f"select typeof(started_at), typeof(call_date) from {table('calls')} limit 1").fetchone()
+kind = con.sql(f"select typeof(started_at), typeof(call_date) from {table('calls')} limit 1").fetchall()[0]
 assert kind[0].startswith("TIMESTAMP WITH TIME ZONE"), kind
 segments = con.sql(f"select speaker, count(*) from {table('segments')} group by speaker order by speaker").fetchall()
 assert segments, "segments is empty"
@@ -31,7 +31,7 @@ assert all(message for _, _, _, message in failures)
 failed_calls = {call_id for call_id, status, *_ in calls if status == "failed"}
 assert failed_calls == {call_id for call_id, *_ in failures}, (failed_calls, failures)
 for name in ["findings", "agents"]:
-    con.sql(f"select count(*) from {table(name)}").fetchone()
+    con.sql(f"select count(*) from {table(name)}").fetchall()[0]
 
 # pyarrow reads the same tables as datasets with Hive partitioning.
 for name in ["calls", "segments", "failures", "findings", "agents"]:

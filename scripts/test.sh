@@ -26,3 +26,8 @@ set -e
 python3 -m venv "$work/venv"
 "$work/venv/bin/pip" install --quiet duckdb pyarrow
 "$work/venv/bin/python" scripts/check_dataset.py "$work/out"
+
+# The report in a real browser, offline, where one is installed (not by setup.sh: ~400 MB).
+if command -v chromium >/dev/null 2>&1; then
+  bash scripts/check_report_in_browser.sh "$work/out/report.html" "$work/report.png"
+fi

@@ -1002,7 +1002,7 @@ pub fn import_sheet(out: &Path, sheet: &Path) -> Result<ImportSummary, AuditErro
         path: sheet.to_path_buf(),
         message,
     };
-    let bytes = fs_err::read(sheet).map_err(|error| sheet_error(error.to_string()))?;
+    let bytes = std::fs::read(sheet).map_err(|error| sheet_error(error.to_string()))?;
     let text = String::from_utf8(bytes)
         .map_err(|_| sheet_error("not UTF-8 text; save the sheet as CSV UTF-8".to_string()))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);

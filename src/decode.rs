@@ -1180,6 +1180,13 @@ impl<'a> ResamplingSink<'a> {
     fn finish(mut self) -> Result<Vec<Vec<f32>>, DecodeError> {
         if self.resampler.is_some() {
             let mut is_first_partial = true;
+            // rubato's FFT resampler takes input in chunks of `RESAMPLER_CHUNK_FRAMES` but
+            // transforms blocks of its own FFT size, which can be larger (4410 frames at
+            // 44.1 kHz): a call can then produce nothing while it fills the next block. A
+            // recording shorter than one block used to come out empty for that reason. Two
+            // calls always complete a block, so only a longer run of empty calls means
+            // something is wrong.
+            let mut empty_calls_in_a_row = 0;
             while self.output.first().map_or(0, Vec::len) < self.expected_output_frames {
                 let Some(resampler) = self.resampler.as_mut() else {
                     break;
@@ -1208,8 +1215,13 @@ impl<'a> ResamplingSink<'a> {
                     Err(error) => return Err(Self::resample_error(self.path, error)),
                 };
                 if produced == 0 {
-                    break;
+                    empty_calls_in_a_row += 1;
+                    if empty_calls_in_a_row > 3 {
+                        break;
+                    }
+                    continue;
                 }
+                empty_calls_in_a_row = 0;
                 Self::append_output(
                     &mut self.output,
                     &self.chunk_output,
@@ -1218,7 +1230,9 @@ impl<'a> ResamplingSink<'a> {
                 );
             }
             for channel in self.output.iter_mut() {
-                channel.truncate(self.expected_output_frames);
+                // Exactly the promised length; `resize` pads with silence only if the
+                // resampler stopped early, which the loop above does not let happen.
+                channel.resize(self.expected_output_frames, 0.0);
                 for sample in channel.iter_mut() {
                     *sample = sample.clamp(-1.0, 1.0);
                 }
@@ -1628,6 +1642,30 @@ mod tests {
                 .fold(0.0, f32::max);
             assert!(anti < 1e-3, "channels mixed up at rate {rate}");
         }
+    }
+
+    /// Found by the `decode` fuzz target: a 95-frame 44.1 kHz file decoded to 0 samples.
+    #[test]
+    fn very_short_files_at_any_rate_give_exact_lengths() {
+        let mut failures = Vec::new();
+        for rate in [
+            4_000u32, 8_000, 11_025, 22_050, 44_100, 48_000, 96_000, 192_000,
+        ] {
+            for n_input in [1usize, 2, 3, 95, 500, 1_000, 4_095, 4_096, 4_097, 9_000] {
+                let input = sine(440.0, rate, n_input, 0.3, 0.0);
+                let spec = spec_for(SampleEncoding::PcmSigned16, 1, rate, Header::Plain);
+                let bytes = wav_bytes(&spec, &encode(SampleEncoding::PcmSigned16, &input), None);
+                let audio = decode_bytes(&bytes, &DecodeOptions::default()).unwrap();
+                let expected = (n_input as u64 * 16_000).div_ceil(u64::from(rate)) as usize;
+                if audio.channels[0].len() != expected {
+                    failures.push(format!(
+                        "{rate} Hz × {n_input}: {} samples, expected {expected}",
+                        audio.channels[0].len()
+                    ));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 
     #[test]

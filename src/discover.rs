@@ -81,6 +81,10 @@ pub fn discover(input: &Path, options: &DiscoverOptions) -> Result<Discovery, Di
     let metadata = fs_err::metadata(input).map_err(|_| DiscoverError::NotFound {
         path: input.to_path_buf(),
     })?;
+    // Absolute paths in call records, so that later commands (`sample` cutting audio clips)
+    // find the recordings from any working folder.
+    let absolute_input = std::fs::canonicalize(input).unwrap_or_else(|_| input.to_path_buf());
+    let input = absolute_input.as_path();
     let mut discovery = if metadata.is_dir() {
         let manifest = input.join("manifest.csv");
         if manifest.is_file() {

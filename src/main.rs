@@ -277,7 +277,19 @@ enum ModelCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Clap exits with 2 on bad arguments, which callqa reserves for "some calls failed";
+    // a command line that cannot run is exit 1 like any other set-up error.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() {
+                EXIT_NOTHING_RAN
+            } else {
+                EXIT_OK
+            });
+        }
+    };
     match execute(cli) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {

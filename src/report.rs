@@ -184,9 +184,10 @@ th[aria-sort=ascending]::after{content:' \\2191'}th[aria-sort=descending]::after
 .call{border:1px solid var(--line);border-radius:6px;padding:.2rem .9rem .8rem;margin:1rem 0}\
 details{margin-top:.5rem}summary{cursor:pointer;color:var(--accent)}\
 svg{display:block;max-width:100%;height:auto}svg text{font-family:inherit;fill:var(--ink)}\
-@media print{body{font-size:10pt;max-width:none;padding:0}nav,.screen{display:none}\
-h2{break-after:avoid}tr,.card,.call h3{break-inside:avoid}.call{break-inside:auto}\
-th[data-type]::after{content:none}details::details-content{display:block;content-visibility:visible}\
+@media print{body{font-size:10pt;max-width:none;padding:0}nav,.screen,details.transcript{display:none}\
+.scroll{overflow:visible}table{font-size:8.5pt}th{white-space:normal}td.evidence{max-width:none;width:40%}\
+h2,h3{break-after:avoid}tr,.card{break-inside:avoid}.call{break-inside:auto;border:0;padding:0}\
+th[data-type]::after{content:none}details.print-open::details-content{display:block;content-visibility:visible}\
 a{color:inherit;text-decoration:none}}\
 @page{size:A4;margin:14mm}";
 
@@ -445,7 +446,7 @@ fn render_summary(
     if !not_scorable.is_empty() {
         let _ = write!(
             html,
-            "<details><summary>{} not scorable call{}</summary><div class=\"scroll\"><table><thead><tr><th>Call</th><th>Agent</th><th>Date</th><th>Reason</th></tr></thead><tbody>",
+            "<details class=\"print-open\"><summary>{} not scorable call{}</summary><div class=\"scroll\"><table><thead><tr><th>Call</th><th>Agent</th><th>Date</th><th>Reason</th></tr></thead><tbody>",
             not_scorable.len(),
             if not_scorable.len() == 1 { "" } else { "s" }
         );
@@ -882,7 +883,7 @@ fn render_worst_calls(
         if !segments.is_empty() {
             let _ = write!(
                 html,
-                "<details><summary>Transcript ({} utterances)</summary><ul class=\"said\">{}</ul></details>",
+                "<details class=\"transcript\"><summary>Transcript ({} utterances)</summary><ul class=\"said\">{}</ul></details>",
                 segments.len(),
                 segments
                     .iter()

@@ -42,7 +42,11 @@ fuzz_target!(|data: &[u8]| {
     // Check reports everything load rejects (and more: failing examples, lints), so a clean
     // check means the rulebook loads.
     if report.is_ok() {
-        assert!(loaded.is_ok(), "check passed what load rejects: {:?}", loaded.as_ref().err());
+        assert!(
+            loaded.is_ok(),
+            "check passed what load rejects: {:?}",
+            loaded.as_ref().err()
+        );
     }
     if let Err(error) = loaded {
         assert!(!error.to_string().is_empty());

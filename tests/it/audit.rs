@@ -14,6 +14,8 @@ use crate::batch::{copy_dataset, fixture_run};
 use crate::support::{callqa, fixtures, read_table, rows_where, stderr_of, strings};
 
 type SheetRow = BTreeMap<String, String>;
+/// A call's channels (16 kHz) and the spans of call time the sampler must bleep.
+type CallAudio = (Vec<Vec<f32>>, Vec<(u64, u64)>);
 
 /// Runs `callqa sample` on `out` into `audit_dir` and returns the sheet's rows.
 fn sample(out: &Path, audit_dir: &Path, options: &[&str]) -> Vec<SheetRow> {
@@ -240,7 +242,7 @@ fn read_clip(path: &Path) -> Vec<Vec<f32>> {
 
 /// The recording of a call as the run decoded it, and the spans the sampler must bleep
 /// (every utterance whose raw text holds personal data), from the run state.
-fn call_audio_and_personal_data(out: &Path, call_id: &str) -> (Vec<Vec<f32>>, Vec<(u64, u64)>) {
+fn call_audio_and_personal_data(out: &Path, call_id: &str) -> CallAudio {
     let store = Store::open(out).unwrap();
     let record = store.load_record(call_id).unwrap().unwrap();
     let Outcome::Transcribed { transcript_key } = &record.outcome else {
@@ -287,7 +289,7 @@ fn each_clip_holds_the_audio_of_its_finding() {
     );
     // Failed calls have no findings, so every finding is in the sample.
     assert_eq!(rows.len(), read_table(&run.out, "findings").height());
-    let mut audio_of: BTreeMap<String, (Vec<Vec<f32>>, Vec<(u64, u64)>)> = BTreeMap::new();
+    let mut audio_of: BTreeMap<String, CallAudio> = BTreeMap::new();
     for row in &rows {
         assert!(!row["clip"].is_empty(), "no clip: {row:?}");
         let clip = read_clip(&audit_dir.join(&row["clip"]));
