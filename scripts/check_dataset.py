@@ -16,7 +16,7 @@ def table(name):
     return f"read_parquet('{out}/{name}/*/*.parquet', hive_partitioning = true)"
 
 
-calls = con.sql(f"select call_id, status, score, started_at, call_date from {table('calls')}").fetchall()
+calls = con.sql(f"select call_id, status, score, cast(started_at as varchar), call_date from {table('calls')}").fetchall()
 assert calls, "calls is empty"
 statuses = {status for _, status, _, _, _ in calls}
 assert statuses <= {"scored", "not_scorable", "failed"}, statuses

@@ -8,7 +8,8 @@ bash scripts/setup.sh
 export CALLQA_MODEL="${CALLQA_MODEL:-$(./target/release/callqa model install --quantization q8_0)}"
 
 cargo fmt --check
-cargo test --release --locked
+test_log="$(mktemp)"
+cargo test --release --locked 2>&1 | tee "$test_log"
 
 ./target/release/callqa rules check rules
 
@@ -18,17 +19,21 @@ CALLQA_FUZZ_SECONDS="${CALLQA_FUZZ_SECONDS:-30}" bash scripts/fuzz.sh
 
 # DuckDB and pyarrow read the dataset as it is, with no conversion.
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work" "$test_log"' EXIT
 set +e
 ./target/release/callqa --quiet run fixtures/manifest.csv --out "$work/out" >/dev/null
 status=$?
 set -e
 [ "$status" -eq 2 ] || { echo "expected exit code 2 (fixtures hold malformed files), got $status" >&2; exit 1; }
 python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install --quiet duckdb pyarrow
+"$work/venv/bin/pip" install --quiet duckdb pyarrow pytz
 "$work/venv/bin/python" scripts/check_dataset.py "$work/out"
 
 # The report in a real browser, offline, where one is installed (not by setup.sh: ~400 MB).
 if command -v chromium >/dev/null 2>&1; then
   bash scripts/check_report_in_browser.sh "$work/out/report.html" "$work/report.png"
 fi
+
+# One closing line over every cargo test binary (unit, integration, doc), for CI's reader.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) passed += $(i - 1); if ($i ~ /^failed;?$/) failed += $(i - 1) } }
+     END { printf "tests: %d passed, %d failed\n", passed, failed }' "$test_log"
