@@ -70,27 +70,7 @@ impl Shard {
 
 /// The `calls` columns that come from [`crate::types::Measurements::metrics`], in order.
 /// Absent metrics are nulls.
-pub const METRIC_COLUMNS: &[&str] = &[
-    "answer_delay_ms",
-    "agent_talk_ms",
-    "customer_talk_ms",
-    "agent_talk_ratio",
-    "longest_silence_ms",
-    "dead_air_total_ms",
-    "n_dead_air",
-    "hold_total_ms",
-    "n_holds",
-    "overtalk_ms",
-    "n_interruptions",
-    "agent_words_per_minute",
-    "customer_words_per_minute",
-    "agent_loudness_db",
-    "customer_loudness_db",
-    "customer_sentiment_start",
-    "customer_sentiment_end",
-    "customer_sentiment_change",
-    "agent_sentiment_mean",
-];
+pub const METRIC_COLUMNS: &[&str] = crate::types::METRIC_NAMES;
 
 /// Rule categories, in the order of the `agents` table's `failures_<category>` columns.
 pub const CATEGORIES: &[&str] = &[

@@ -271,6 +271,30 @@ impl AgentTone {
     }
 }
 
+/// The stable names of [`Measurements::metrics`]: `calls` columns (in this order) and the
+/// metric names rulebooks may use. One list, so a new metric cannot reach one and miss the other.
+pub const METRIC_NAMES: &[&str] = &[
+    "answer_delay_ms",
+    "agent_talk_ms",
+    "customer_talk_ms",
+    "agent_talk_ratio",
+    "longest_silence_ms",
+    "dead_air_total_ms",
+    "n_dead_air",
+    "hold_total_ms",
+    "n_holds",
+    "overtalk_ms",
+    "n_interruptions",
+    "agent_words_per_minute",
+    "customer_words_per_minute",
+    "agent_loudness_db",
+    "customer_loudness_db",
+    "customer_sentiment_start",
+    "customer_sentiment_end",
+    "customer_sentiment_change",
+    "agent_sentiment_mean",
+];
+
 /// What the metrics and tone stages measured on a call: the non-textual input of the rules.
 ///
 /// `metrics` keys are stable names, also used as `calls` columns and by rulebooks:

@@ -22,27 +22,7 @@ use crate::rules::schema::SpeakerScope;
 use crate::rules::{Finding, FindingSpeaker, Rule};
 
 /// The metric names of `Measurements::metrics` (see `types.rs`).
-pub const KNOWN_METRICS: &[&str] = &[
-    "answer_delay_ms",
-    "agent_talk_ms",
-    "customer_talk_ms",
-    "agent_talk_ratio",
-    "longest_silence_ms",
-    "dead_air_total_ms",
-    "n_dead_air",
-    "hold_total_ms",
-    "n_holds",
-    "overtalk_ms",
-    "n_interruptions",
-    "agent_words_per_minute",
-    "customer_words_per_minute",
-    "agent_loudness_db",
-    "customer_loudness_db",
-    "customer_sentiment_start",
-    "customer_sentiment_end",
-    "customer_sentiment_change",
-    "agent_sentiment_mean",
-];
+pub const KNOWN_METRICS: &[&str] = crate::types::METRIC_NAMES;
 
 /// The compiled metric condition.
 #[derive(Debug, Clone)]
