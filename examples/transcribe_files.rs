@@ -1,3 +1,8 @@
+//! Developer tool: prints what decode → vad → Whisper make of WAV files, per channel and
+//! speech region, with timings. Usage:
+//! `cargo run --release --example transcribe_files -- MODEL LANGUAGE FILE...`
+//! It prints transcript text: use it on test audio, not on customer recordings.
+
 use callqa::decode::*;
 use callqa::transcribe::*;
 use callqa::vad::*;
