@@ -9,7 +9,7 @@
 //! are rebuilt whole); calls already transcribed with the same audio, model and settings are
 //! not transcribed again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -265,8 +265,14 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
     let bar = progress_bar(calls.len(), options.show_progress);
     let audio_ms_done = std::sync::atomic::AtomicU64::new(0);
     let transcribe_started = Instant::now();
-    let results: Vec<_> = pool.install(|| {
-        calls
+    // Largest files first: workers take calls one at a time, and a long call taken last would
+    // keep one worker busy while the others sit idle at the end of the batch.
+    let mut by_size: Vec<&CallSpec> = calls.clone();
+    by_size.sort_by_cached_key(|call| {
+        std::cmp::Reverse(fs_err::metadata(&call.path).map_or(0, |metadata| metadata.len()))
+    });
+    let mut results: Vec<_> = pool.install(|| {
+        by_size
             .par_iter()
             .with_max_len(1)
             .map(|call| {
@@ -286,6 +292,13 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
             })
             .collect()
     });
+    // Back to discovery order, which the summary and the tables follow.
+    let position: HashMap<&str, usize> = calls
+        .iter()
+        .enumerate()
+        .map(|(index, call)| (call.call_id.as_str(), index))
+        .collect();
+    results.sort_by_key(|(call_id, _)| position.get(call_id.as_str()).copied());
     let transcribe_wall = transcribe_started.elapsed().as_secs_f64();
     bar.finish_and_clear();
 

@@ -285,7 +285,8 @@ fn round_to_four_decimals(value: f64) -> f64 {
 // Agent tone
 // ---------------------------------------------------------------------------------------------
 
-/// Judges the agent's tone from the agent's trustworthy utterances:
+/// Judges the agent's tone from the agent's trustworthy utterances. An utterance is harsh when
+/// its sentiment, or one of its terms, is at or below `harsh_sentiment`.
 /// - `agitated`: a high-arousal utterance with harsh words, or three high-arousal utterances,
 ///   or three strongly negative ones;
 /// - `tense`: a high-arousal utterance, an elevated one with harsh words, two harsh
@@ -318,11 +319,18 @@ fn judge_agent_tone(
             let has_negative_word =
                 sentiment.is_some_and(|scored| scored.terms.iter().any(|term| term.score < 0.0));
             let value = sentiment.map_or(0.0, |scored| scored.sentiment);
+            // A harsh word is harsh whatever else the utterance says: "This is ridiculous …
+            // not a nightmare" averages to mild, but "ridiculous" was still said.
+            let harshest_term = sentiment
+                .and_then(|scored| scored.terms.iter().map(|term| term.score).reduce(f32::min))
+                .unwrap_or(0.0);
             AgentUtterance {
                 segment_index,
                 high: arousal.is_some_and(|arousal| arousal >= options.high_arousal),
                 elevated: arousal.is_some_and(|arousal| arousal >= options.elevated_arousal),
-                harsh: has_negative_word && value <= options.harsh_sentiment,
+                harsh: has_negative_word
+                    && (value <= options.harsh_sentiment
+                        || harshest_term <= options.harsh_sentiment),
                 strongly_negative: has_negative_word
                     && value <= options.strongly_negative_sentiment,
             }

@@ -26,6 +26,11 @@ pub const WINDOW_MAX_MS: u64 = 28_000;
 /// Pause inserted between packed regions, long enough for Whisper to end a sentence there and
 /// short enough not to invite text over silence.
 pub const PACKING_GAP_MS: u64 = 800;
+/// Silence before the first region of a window. Whisper drops a word that starts right at
+/// the beginning of its input ("Hi, I want …" came back as "I want …"); a short lead-in keeps
+/// it, as the 400 ms padding of faster-whisper's VAD does. Measured on the fixture calls
+/// (English, greedy): 20 word errors in 198 without, 14 with 300 ms.
+pub const WINDOW_LEAD_MS: u64 = 300;
 const SAMPLES_PER_MS: u64 = 16;
 
 /// Decoding settings. Part of the transcript cache key: changing any of them re-transcribes.
@@ -62,13 +67,14 @@ impl AsrSettings {
     /// Thread count is left out: it changes speed, not text.
     pub fn cache_key(&self) -> String {
         format!(
-            "beam={};min_conf={:.3};max_nsp={:.3};fit_ctx={};window={};gap={};v1",
+            "beam={};min_conf={:.3};max_nsp={:.3};fit_ctx={};window={};gap={};lead={};v1",
             self.beam_size,
             self.min_confidence,
             self.max_no_speech_probability,
             self.fit_encoder_context,
             WINDOW_MAX_MS,
-            PACKING_GAP_MS
+            PACKING_GAP_MS,
+            WINDOW_LEAD_MS
         )
     }
 }
@@ -238,12 +244,12 @@ fn pack_regions(regions: &[SpeechRegion]) -> Vec<Window> {
     let mut windows = Vec::new();
     let mut current = Window::default();
     for (region_index, region) in regions.iter().enumerate() {
-        let duration_ms = region.duration_ms().min(WINDOW_MAX_MS);
+        let duration_ms = region.duration_ms().min(WINDOW_MAX_MS - WINDOW_LEAD_MS);
         if duration_ms == 0 {
             continue;
         }
         let gap_ms = if current.pieces.is_empty() {
-            0
+            WINDOW_LEAD_MS
         } else {
             PACKING_GAP_MS
         };
@@ -251,7 +257,7 @@ fn pack_regions(regions: &[SpeechRegion]) -> Vec<Window> {
             windows.push(std::mem::take(&mut current));
         }
         let gap_ms = if current.pieces.is_empty() {
-            0
+            WINDOW_LEAD_MS
         } else {
             PACKING_GAP_MS
         };
@@ -758,13 +764,17 @@ mod tests {
         let windows = pack_regions(&regions);
         assert_eq!(windows.len(), 2);
         assert_eq!(windows[0].pieces.len(), 2);
+        assert_eq!(windows[0].pieces[0].window_start_ms, WINDOW_LEAD_MS);
         assert_eq!(
             windows[0].pieces[1].window_start_ms,
-            10_000 + PACKING_GAP_MS
+            WINDOW_LEAD_MS + 10_000 + PACKING_GAP_MS
         );
-        assert_eq!(windows[0].length_ms, 20_000 + PACKING_GAP_MS);
+        assert_eq!(
+            windows[0].length_ms,
+            WINDOW_LEAD_MS + 20_000 + PACKING_GAP_MS
+        );
         assert_eq!(windows[1].pieces[0].region_index, 2);
-        assert_eq!(windows[1].pieces[0].window_start_ms, 0);
+        assert_eq!(windows[1].pieces[0].window_start_ms, WINDOW_LEAD_MS);
     }
 
     #[test]
