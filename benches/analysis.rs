@@ -33,10 +33,10 @@ use callqa::types::{
 };
 
 /// Transcription speed measured with `callqa run` (release build, Whisper base q8_0, 2 workers
-/// × 1 thread on 2 shared cores) over the calls of `fixtures/make_timing_fixtures.sh` (333 s of
-/// audio in 22.5 s of audio stages: 14.8) and over `fixtures/manifest.csv` (97 s in 6.5 s:
-/// 15.0). Used when no run manifest is given.
-const MEASURED_AUDIO_SECONDS_PER_WALL_SECOND: f64 = 14.8;
+/// × 1 thread on 2 cores, llamafile kernels) over the calls of `fixtures/make_timing_fixtures.sh`
+/// (333 s of audio in 11.5 s of audio stages: 28.9) and over `fixtures/manifest.csv` (122 s in
+/// 5.9 s: 20.6). Used when no run manifest is given.
+const MEASURED_AUDIO_SECONDS_PER_WALL_SECOND: f64 = 28.9;
 
 const LANGUAGES: &[&str] = &["en", "es", "ru", "pl", "zh", "fa"];
 

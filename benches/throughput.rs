@@ -45,16 +45,20 @@ use callqa::wer::{ErrorCounts, word_errors};
 use serde::Serialize;
 
 const USAGE: &str = "usage: throughput [--repeat N] [--decoding greedy,beam5] \
-[--systems callqa,whisper-cli,faster-whisper] [--workers N] [--model GGML] [--work DIR] \
-[--callqa-args \"--full-encoder-context …\"]";
+[--systems callqa,whisper-cli,faster-whisper] [--workers N] [--threads N] [--model GGML] [--work DIR] \
+[--callqa-args \"--full-encoder-context …\"] [--corpus fixtures|long]";
 
 struct Options {
     repeat: usize,
     decodings: Vec<Decoding>,
     systems: Vec<System>,
     workers: usize,
+    /// Threads per worker (whisper.cpp / CTranslate2 threads).
+    threads: usize,
     model: PathBuf,
     work: PathBuf,
+    /// `fixtures` (the stereo fixture calls) or `long` (see [`long_calls`]).
+    corpus: String,
     /// More arguments for `callqa run`, to measure other settings (`--full-encoder-context`).
     callqa_args: Vec<String>,
 }
@@ -100,9 +104,11 @@ fn parse_options() -> Result<Options> {
         decodings: vec![Decoding { beam_size: 1 }, Decoding { beam_size: 5 }],
         systems: vec![System::Callqa, System::WhisperCli, System::FasterWhisper],
         workers: cores,
+        threads: 1,
         model: root.join("target/bench-tools/models/ggml-base-q8_0.bin"),
         work: root.join("target/bench-work"),
         callqa_args: Vec::new(),
+        corpus: "fixtures".to_string(),
     };
     // `cargo bench` adds `--bench`; anything else unknown is an error.
     let mut arguments = std::env::args()
@@ -117,8 +123,10 @@ fn parse_options() -> Result<Options> {
         match flag.as_str() {
             "--repeat" => options.repeat = value()?.parse().context("--repeat")?,
             "--workers" => options.workers = value()?.parse().context("--workers")?,
+            "--threads" => options.threads = value()?.parse().context("--threads")?,
             "--model" => options.model = PathBuf::from(value()?),
             "--work" => options.work = PathBuf::from(value()?),
+            "--corpus" => options.corpus = value()?,
             "--callqa-args" => {
                 options.callqa_args = value()?.split_whitespace().map(str::to_string).collect()
             }
@@ -173,20 +181,37 @@ struct Corpus {
     audio_seconds: f64,
 }
 
-/// The stereo calls of `fixtures/manifest.csv` that `fixtures/expected.json` describes, their
-/// channels split into mono files under `work/channels`, and a manifest of just those calls.
-fn prepare_corpus(work: &Path) -> Result<Corpus> {
+/// A stereo call of the corpus, with what each side said.
+struct StereoCall {
+    call_id: String,
+    agent_id: String,
+    path: PathBuf,
+    language: String,
+    /// "left" or "right".
+    agent_side: String,
+    seconds: f64,
+    agent_reference: String,
+    customer_reference: String,
+}
+
+fn run_sox(arguments: &[&std::ffi::OsStr]) -> Result<()> {
+    let status = Command::new("sox")
+        .arg("-R")
+        .args(arguments)
+        .status()
+        .context("running sox (apt install sox)")?;
+    ensure!(status.success(), "sox failed: {arguments:?}");
+    Ok(())
+}
+
+/// The stereo calls of `fixtures/manifest.csv` that `fixtures/expected.json` describes.
+fn fixture_calls() -> Result<Vec<StereoCall>> {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let expected: serde_json::Value =
         serde_json::from_slice(&fs_err::read(fixtures.join("expected.json"))?)?;
-    let channels_dir = work.join("channels");
-    fs_err::create_dir_all(&channels_dir)?;
     let mut reader = csv::Reader::from_path(fixtures.join("manifest.csv"))?;
     let headers = reader.headers()?.clone();
-    let mut manifest = csv::Writer::from_writer(Vec::new());
-    manifest.write_record(&headers)?;
-    let mut channels = Vec::new();
-    let mut audio_seconds = 0.0;
+    let mut calls = Vec::new();
     for row in reader.records() {
         let row = row?;
         let field = |name: &str| {
@@ -198,40 +223,18 @@ fn prepare_corpus(work: &Path) -> Result<Corpus> {
                 .to_string()
         };
         let call_id = field("call_id");
-        let agent_channel = field("agent_channel");
         let Some(call) = expected.get(&call_id) else {
             continue;
         };
         // Mono calls have no agent channel; the malformed files have no duration.
-        let Some(duration) = call["duration_s"].as_f64() else {
+        let Some(seconds) = call["duration_s"].as_f64() else {
             continue;
         };
-        if agent_channel.is_empty() {
+        if field("agent_channel").is_empty() {
             continue;
         }
-        let source = fixtures.join(field("path"));
-        let mut absolute = row.clone();
-        let path_index = headers.iter().position(|header| header == "path").unwrap();
-        absolute = absolute
-            .iter()
-            .enumerate()
-            .map(|(index, value)| {
-                if index == path_index {
-                    source.display().to_string()
-                } else {
-                    value.to_string()
-                }
-            })
-            .collect();
-        manifest.write_record(&absolute)?;
-        audio_seconds += duration;
-        for (number, side) in [(1u16, "left"), (2, "right")] {
-            let speaker = if side == agent_channel {
-                Speaker::Agent
-            } else {
-                Speaker::Customer
-            };
-            let reference = call[speaker.as_str()]
+        let reference = |speaker: &str| {
+            call[speaker]
                 .as_array()
                 .map(|sentences| {
                     sentences
@@ -240,30 +243,151 @@ fn prepare_corpus(work: &Path) -> Result<Corpus> {
                         .collect::<Vec<_>>()
                         .join(" ")
                 })
-                .unwrap_or_default();
-            let mono_path = channels_dir.join(format!("{call_id}_ch{number}.wav"));
+                .unwrap_or_default()
+        };
+        calls.push(StereoCall {
+            agent_id: field("agent_id"),
+            path: fixtures.join(field("path")),
+            language: field("language"),
+            agent_side: field("agent_channel"),
+            seconds,
+            agent_reference: reference("agent"),
+            customer_reference: reference("customer"),
+            call_id,
+        });
+    }
+    ensure!(!calls.is_empty(), "no stereo fixture calls found");
+    Ok(calls)
+}
+
+/// Calls of contact-center length made of the English fixture calls: `n_calls` calls, each the
+/// English calls `repeats` times over (agent turned to the left channel, G.711 µ-law 8 kHz),
+/// in an order rotated per call so that no two calls are the same audio. With the defaults,
+/// two calls of 5.6 minutes. Whisper then gets full 28 s windows, where fitting the encoder
+/// context to short windows saves nothing.
+fn long_calls(work: &Path, n_calls: usize, repeats: usize) -> Result<Vec<StereoCall>> {
+    let english: Vec<StereoCall> = fixture_calls()?
+        .into_iter()
+        .filter(|call| call.language == "en")
+        .collect();
+    let folder = work.join("long");
+    fs_err::create_dir_all(&folder)?;
+    // Each English call with the agent on the left, in one format, for sox to concatenate.
+    let mut parts = Vec::new();
+    for call in &english {
+        let part = folder.join(format!("part-{}.wav", call.call_id));
+        if !part.is_file() {
+            let mut arguments: Vec<&std::ffi::OsStr> = vec![call.path.as_os_str()];
+            arguments.extend(["-r", "8000", "-e", "mu-law"].map(std::ffi::OsStr::new));
+            arguments.push(part.as_os_str());
+            if call.agent_side == "right" {
+                arguments.extend(["remix", "2", "1"].map(std::ffi::OsStr::new));
+            }
+            run_sox(&arguments)?;
+        }
+        parts.push(part);
+    }
+    let mut calls = Vec::new();
+    for index in 0..n_calls {
+        let order: Vec<usize> = (0..english.len())
+            .map(|position| (position + index) % english.len())
+            .collect();
+        let sequence: Vec<usize> = (0..repeats).flat_map(|_| order.clone()).collect();
+        let path = folder.join(format!(
+            "long{}-{}x{}.wav",
+            index + 1,
+            english.len(),
+            repeats
+        ));
+        if !path.is_file() {
+            let mut arguments: Vec<&std::ffi::OsStr> = sequence
+                .iter()
+                .map(|&part| parts[part].as_os_str())
+                .collect();
+            arguments.push(path.as_os_str());
+            run_sox(&arguments)?;
+        }
+        let join = |text: fn(&StereoCall) -> &str| {
+            sequence
+                .iter()
+                .map(|&part| text(&english[part]))
+                .filter(|text| !text.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        calls.push(StereoCall {
+            call_id: format!("long{}", index + 1),
+            agent_id: "A100".to_string(),
+            path,
+            language: "en".to_string(),
+            agent_side: "left".to_string(),
+            seconds: sequence.iter().map(|&part| english[part].seconds).sum(),
+            agent_reference: join(|call| &call.agent_reference),
+            customer_reference: join(|call| &call.customer_reference),
+        });
+    }
+    Ok(calls)
+}
+
+/// The corpus: its calls' channels split into mono files under `work/channels`, and a
+/// manifest of just those calls for callqa.
+fn prepare_corpus(work: &Path, calls: Vec<StereoCall>) -> Result<Corpus> {
+    let channels_dir = work.join("channels");
+    fs_err::create_dir_all(&channels_dir)?;
+    let mut manifest = csv::Writer::from_writer(Vec::new());
+    manifest.write_record([
+        "call_id",
+        "agent_id",
+        "path",
+        "started_at",
+        "agent_channel",
+        "language",
+    ])?;
+    let mut channels = Vec::new();
+    let mut audio_seconds = 0.0;
+    for call in &calls {
+        manifest.write_record([
+            call.call_id.as_str(),
+            &call.agent_id,
+            &call.path.display().to_string(),
+            "2024-03-14T09:00:00+01:00",
+            &call.agent_side,
+            &call.language,
+        ])?;
+        audio_seconds += call.seconds;
+        for (number, side) in [(1u16, "left"), (2, "right")] {
+            let (speaker, reference) = if side == call.agent_side {
+                (Speaker::Agent, &call.agent_reference)
+            } else {
+                (Speaker::Customer, &call.customer_reference)
+            };
+            let mono_path = channels_dir.join(format!("{}_ch{number}.wav", call.call_id));
             if !mono_path.is_file() {
-                let status = Command::new("sox")
-                    .arg(&source)
-                    .args(["-r", "16000", "-b", "16", "-e", "signed-integer"])
-                    .arg(&mono_path)
-                    .args(["remix", &number.to_string()])
-                    .status()
-                    .context("running sox (apt install sox)")?;
-                ensure!(status.success(), "sox failed on {}", source.display());
+                let number_text = number.to_string();
+                run_sox(&[
+                    call.path.as_os_str(),
+                    "-r".as_ref(),
+                    "16000".as_ref(),
+                    "-b".as_ref(),
+                    "16".as_ref(),
+                    "-e".as_ref(),
+                    "signed-integer".as_ref(),
+                    mono_path.as_os_str(),
+                    "remix".as_ref(),
+                    number_text.as_ref(),
+                ])?;
             }
             channels.push(Channel {
-                call_id: call_id.clone(),
-                language: field("language"),
+                call_id: call.call_id.clone(),
+                language: call.language.clone(),
                 number,
                 speaker,
-                reference,
+                reference: reference.clone(),
                 mono_path,
-                seconds: duration,
+                seconds: call.seconds,
             });
         }
     }
-    ensure!(!channels.is_empty(), "no stereo fixture calls found");
     let manifest_path = work.join("manifest.csv");
     fs_err::write(&manifest_path, manifest.into_inner()?)?;
     Ok(Corpus {
@@ -449,7 +573,8 @@ fn run_callqa(
         .arg(out)
         .arg("--model")
         .arg(&options.model)
-        .args(["--workers", &options.workers.to_string(), "--threads", "1"])
+        .args(["--workers", &options.workers.to_string()])
+        .args(["--threads", &options.threads.to_string()])
         .args(["--beam-size", &decoding.beam_size.to_string()])
         .arg("--rules")
         .arg(root.join("rules"))
@@ -536,9 +661,10 @@ fn run_whisper_cli(
         let mut script = String::from("set -e\n");
         for (language, indices) in by_language {
             let mut line = format!(
-                "{} -m {} -l {language} -t 1 -bs {} -bo 1 -nf -nfa -mc 0 -sns -np -otxt",
+                "{} -m {} -l {language} -t {} -bs {} -bo 1 -nf -nfa -mc 0 -sns -np -otxt",
                 shell_quote(&binary),
                 shell_quote(&options.model),
+                options.threads,
                 decoding.beam_size.max(1),
             );
             for index in indices {
@@ -591,7 +717,8 @@ fn run_faster_whisper(
         .arg("--out")
         .arg(&result_path)
         .args(["--beam-size", &decoding.beam_size.to_string()])
-        .args(["--workers", &options.workers.to_string(), "--threads", "1"])
+        .args(["--workers", &options.workers.to_string()])
+        .args(["--threads", &options.threads.to_string()])
         .args(["--compute-type", "int8"]);
     // Longest first, like the CLI's share-out: the thread pool then balances well.
     for list in share_out(&corpus.channels, 1) {
@@ -648,6 +775,7 @@ struct Row {
     decoding: String,
     beam_size: usize,
     workers: usize,
+    threads: usize,
     audio_seconds: f64,
     wall_seconds: Vec<f64>,
     median_wall_seconds: f64,
@@ -685,10 +813,18 @@ fn main() -> Result<()> {
         "{} is missing: run benches/throughput/setup.sh",
         options.model.display()
     );
-    fs_err::create_dir_all(&options.work)?;
-    let corpus = prepare_corpus(&options.work)?;
+    // Each corpus in its own folder: file names repeat between them.
+    let work = options.work.join(&options.corpus);
+    fs_err::create_dir_all(&work)?;
+    let calls = match options.corpus.as_str() {
+        "fixtures" => fixture_calls()?,
+        "long" => long_calls(&work, 2, 4)?,
+        other => bail!("unknown corpus {other:?} (fixtures, long)"),
+    };
+    let corpus = prepare_corpus(&work, calls)?;
     eprintln!(
-        "throughput: {} stereo calls, {} channels, {:.1} s of call audio; {} workers; model {}",
+        "throughput: corpus {}: {} stereo calls, {} channels, {:.1} s of call audio; {} workers; model {}",
+        options.corpus,
         corpus.channels.len() / 2,
         corpus.channels.len(),
         corpus.audio_seconds,
@@ -704,7 +840,7 @@ fn main() -> Result<()> {
             let mut last = None;
             let mut analysis_shares = Vec::new();
             for repeat in 0..options.repeat {
-                let out = options.work.join(format!(
+                let out = work.join(format!(
                     "{}-beam{}",
                     serde_json::to_value(system)?.as_str().unwrap_or("system"),
                     decoding.beam_size
@@ -738,6 +874,7 @@ fn main() -> Result<()> {
                 decoding: decoding.name(),
                 beam_size: decoding.beam_size,
                 workers: options.workers,
+                threads: options.threads,
                 audio_seconds: corpus.audio_seconds,
                 wall_seconds: walls,
                 median_wall_seconds: median_wall,
@@ -763,10 +900,12 @@ fn main() -> Result<()> {
     }
 
     println!(
-        "\n{} stereo fixture calls ({:.1} s of call audio), {} workers × 1 thread, Whisper base\n",
+        "\n{} stereo calls (corpus {}, {:.1} s of call audio), {} workers × {} threads, Whisper base\n",
         corpus.channels.len() / 2,
+        options.corpus,
         corpus.audio_seconds,
-        options.workers
+        options.workers,
+        options.threads
     );
     println!(
         "| system | decoding | call-audio s / wall s | wall s (median of {}) | peak memory | WER en | WER es | CER zh |",
@@ -809,7 +948,7 @@ fn main() -> Result<()> {
             }
         }
     }
-    let report_path = options.work.join("throughput.json");
+    let report_path = work.join("throughput.json");
     fs_err::write(&report_path, serde_json::to_vec_pretty(&rows)?)?;
     eprintln!("throughput: details in {}", report_path.display());
     Ok(())
