@@ -9,7 +9,7 @@
 //! are rebuilt whole); calls already transcribed with the same audio, model and settings are
 //! not transcribed again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -267,15 +267,16 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
     let transcribe_started = Instant::now();
     // Largest files first: workers take calls one at a time, and a long call taken last would
     // keep one worker busy while the others sit idle at the end of the batch.
-    let mut by_size: Vec<&CallSpec> = calls.clone();
-    by_size.sort_by_cached_key(|call| {
-        std::cmp::Reverse(fs_err::metadata(&call.path).map_or(0, |metadata| metadata.len()))
+    let mut largest_first: Vec<usize> = (0..calls.len()).collect();
+    largest_first.sort_by_cached_key(|&index| {
+        std::cmp::Reverse(fs_err::metadata(&calls[index].path).map_or(0, |metadata| metadata.len()))
     });
     let mut results: Vec<_> = pool.install(|| {
-        by_size
+        largest_first
             .par_iter()
             .with_max_len(1)
-            .map(|call| {
+            .map(|&index| {
+                let call = calls[index];
                 let worker_index = rayon::current_thread_index().unwrap_or(0) % workers.len();
                 let mut worker = workers[worker_index]
                     .lock()
@@ -288,21 +289,16 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
                     bar.set_message(format!("{:.2} h audio", total as f64 / 3_600_000.0));
                 }
                 bar.inc(1);
-                (call.call_id.clone(), result)
+                (index, call.call_id.clone(), result)
             })
             .collect()
     });
     // Back to discovery order, which the summary and the tables follow.
-    let position: HashMap<&str, usize> = calls
-        .iter()
-        .enumerate()
-        .map(|(index, call)| (call.call_id.as_str(), index))
-        .collect();
-    results.sort_by_key(|(call_id, _)| position.get(call_id.as_str()).copied());
+    results.sort_by_key(|(index, _, _)| *index);
     let transcribe_wall = transcribe_started.elapsed().as_secs_f64();
     bar.finish_and_clear();
 
-    for (call_id, result) in results {
+    for (_, call_id, result) in results {
         let processed = result.map_err(anyhow::Error::from)?;
         match processed.progress {
             CallProgress::Cached => summary.n_cached += 1,

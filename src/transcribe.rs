@@ -237,6 +237,16 @@ struct Window {
     length_ms: u64,
 }
 
+/// Silence to put before the next region of `window`: the lead-in of an empty window, else the
+/// packing pause.
+fn silence_before_next(window: &Window) -> u64 {
+    if window.pieces.is_empty() {
+        WINDOW_LEAD_MS
+    } else {
+        PACKING_GAP_MS
+    }
+}
+
 /// Groups regions into windows of at most [`WINDOW_MAX_MS`] of packed audio, in order.
 /// A region longer than a window gets one of its own and is cut at the window's end (voice
 /// activity splits long regions well below that, so this only guards the invariant).
@@ -248,20 +258,12 @@ fn pack_regions(regions: &[SpeechRegion]) -> Vec<Window> {
         if duration_ms == 0 {
             continue;
         }
-        let gap_ms = if current.pieces.is_empty() {
-            WINDOW_LEAD_MS
-        } else {
-            PACKING_GAP_MS
-        };
-        if !current.pieces.is_empty() && current.length_ms + gap_ms + duration_ms > WINDOW_MAX_MS {
+        if !current.pieces.is_empty()
+            && current.length_ms + silence_before_next(&current) + duration_ms > WINDOW_MAX_MS
+        {
             windows.push(std::mem::take(&mut current));
         }
-        let gap_ms = if current.pieces.is_empty() {
-            WINDOW_LEAD_MS
-        } else {
-            PACKING_GAP_MS
-        };
-        let window_start_ms = current.length_ms + gap_ms;
+        let window_start_ms = current.length_ms + silence_before_next(&current);
         current.pieces.push(Piece {
             region_index,
             window_start_ms,
