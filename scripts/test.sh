@@ -13,6 +13,10 @@ cargo test --release --locked 2>&1 | tee "$test_log"
 
 ./target/release/callqa rules check rules
 
+# The benchmarks are run by hand (README, Throughput), never as timed tests; build them here
+# so that they keep compiling.
+cargo bench --locked --no-run --quiet
+
 # The decoder and the rulebook loader under cargo-fuzz, 30 s each (CALLQA_FUZZ_SECONDS; the
 # first build instruments all dependencies and takes 10–25 min on a fresh machine).
 CALLQA_FUZZ_SECONDS="${CALLQA_FUZZ_SECONDS:-30}" bash scripts/fuzz.sh
