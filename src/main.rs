@@ -122,6 +122,11 @@ struct RunArgs {
     /// whisper.cpp threads per worker.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Most decoded audio all workers hold at once, in MiB (a call holds one channel at 16 kHz:
+    /// 230 MiB an hour). A call that would pass it waits for a worker to finish; one call larger
+    /// than all of it runs alone.
+    #[arg(long, default_value_t = callqa::run::DEFAULT_AUDIO_MEMORY_BYTES >> 20)]
+    audio_memory_mib: u64,
     /// Beam size; 1 is greedy decoding (faster, about as accurate on telephone speech).
     #[arg(long, default_value_t = 1)]
     beam_size: usize,
@@ -379,6 +384,7 @@ fn command_run(arguments: RunArgs, quiet: bool) -> anyhow::Result<u8> {
         model: resolve_model(arguments.model.clone())?,
         rules_dir: arguments.analysis.rules.rules.clone(),
         workers,
+        audio_memory_bytes: arguments.audio_memory_mib.saturating_mul(1 << 20),
         asr: AsrSettings {
             threads_per_worker: threads,
             beam_size: arguments.beam_size,

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::analyse::{AnalysisOptions, Analyzer, TableSummary, build_tables};
@@ -50,6 +49,106 @@ pub struct RunOptions {
     pub vad: VadConfig,
     pub analysis: AnalysisOptions,
     pub show_progress: bool,
+    /// Most decoded audio held at once by all workers together, in bytes (see [`AudioBudget`]).
+    pub audio_memory_bytes: u64,
+}
+
+/// Default for [`RunOptions::audio_memory_bytes`]: 1 GiB, two 2-hour channels at once. With the
+/// base model and two workers a run then stays under 1.5 GiB whatever the calls' lengths.
+pub const DEFAULT_AUDIO_MEMORY_BYTES: u64 = 1 << 30;
+
+/// Bytes of decoded audio a call holds while it is processed: one channel of 16 kHz f32
+/// samples (channels are processed one at a time), from the header; 0 when the header cannot be
+/// read (the call then fails at decoding, holding nothing). Only regular files are opened: a
+/// named pipe or device would block or never end (the audio path reports those as failures).
+fn decoded_channel_bytes(path: &Path) -> u64 {
+    if !std::fs::metadata(path).is_ok_and(|metadata| metadata.is_file()) {
+        return 0;
+    }
+    crate::decode::probe_file(path).map_or(0, |info| {
+        info.duration_ms
+            .saturating_mul(u64::from(crate::decode::TARGET_SAMPLE_RATE) / 1000)
+            .saturating_mul(std::mem::size_of::<f32>() as u64)
+    })
+}
+
+/// The calls waiting for a worker and the decoded audio the workers hold.
+///
+/// A worker takes the largest waiting call whose audio fits in what is left of the budget, so
+/// that long calls start first (no worker is left alone with a long call at the end of the
+/// batch) and two multi-hour calls are never decoded side by side (memory stays bounded). A
+/// call larger than the whole budget runs when nothing else is held.
+struct AudioBudget {
+    limit: u64,
+    state: Mutex<BudgetState>,
+    freed: std::sync::Condvar,
+}
+
+struct BudgetState {
+    /// Indices of waiting calls, largest first.
+    waiting: Vec<usize>,
+    held: u64,
+}
+
+impl AudioBudget {
+    fn new(limit: u64, sizes: &[u64]) -> AudioBudget {
+        let mut waiting: Vec<usize> = (0..sizes.len()).collect();
+        waiting.sort_by_key(|&index| std::cmp::Reverse(sizes[index]));
+        AudioBudget {
+            limit,
+            state: Mutex::new(BudgetState { waiting, held: 0 }),
+            freed: std::sync::Condvar::new(),
+        }
+    }
+
+    /// The next call for a worker, with its share of the budget (given back when the
+    /// [`BudgetShare`] drops, also on a panic); `None` when no call is left.
+    fn next<'a>(&'a self, sizes: &[u64]) -> Option<(usize, BudgetShare<'a>)> {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        loop {
+            if state.waiting.is_empty() {
+                return None;
+            }
+            let held = state.held;
+            let fits =
+                |index: &usize| held == 0 || held.saturating_add(sizes[*index]) <= self.limit;
+            if let Some(position) = state.waiting.iter().position(fits) {
+                let index = state.waiting.remove(position);
+                state.held += sizes[index];
+                return Some((
+                    index,
+                    BudgetShare {
+                        budget: self,
+                        bytes: sizes[index],
+                    },
+                ));
+            }
+            state = self
+                .freed
+                .wait(state)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+}
+
+struct BudgetShare<'a> {
+    budget: &'a AudioBudget,
+    bytes: u64,
+}
+
+impl Drop for BudgetShare<'_> {
+    fn drop(&mut self) {
+        let mut state = self
+            .budget
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.held -= self.bytes;
+        self.budget.freed.notify_all();
+    }
 }
 
 /// Counts and timings of a run: printed at the end and written into the run manifest.
@@ -265,34 +364,42 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
     let bar = progress_bar(calls.len(), options.show_progress);
     let audio_ms_done = std::sync::atomic::AtomicU64::new(0);
     let transcribe_started = Instant::now();
-    // Largest files first: workers take calls one at a time, and a long call taken last would
-    // keep one worker busy while the others sit idle at the end of the batch.
-    let mut largest_first: Vec<usize> = (0..calls.len()).collect();
-    largest_first.sort_by_cached_key(|&index| {
-        std::cmp::Reverse(fs_err::metadata(&calls[index].path).map_or(0, |metadata| metadata.len()))
-    });
-    let mut results: Vec<_> = pool.install(|| {
-        largest_first
-            .par_iter()
-            .with_max_len(1)
-            .map(|&index| {
-                let call = calls[index];
-                let worker_index = rayon::current_thread_index().unwrap_or(0) % workers.len();
-                let mut worker = workers[worker_index]
+    let sizes: Vec<u64> = calls
+        .iter()
+        .map(|call| decoded_channel_bytes(&call.path))
+        .collect();
+    let budget = AudioBudget::new(options.audio_memory_bytes, &sizes);
+    let finished = Mutex::new(Vec::with_capacity(calls.len()));
+    pool.scope(|scope| {
+        for worker in &workers {
+            let (budget, sizes, finished) = (&budget, &sizes, &finished);
+            let (audio_path, bar, audio_ms_done) = (&audio_path, &bar, &audio_ms_done);
+            let calls = &calls;
+            scope.spawn(move |_| {
+                let mut worker = worker
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
-                let result = audio_path.process(&mut worker, call);
-                if let Ok(processed) = &result {
-                    let total = audio_ms_done
-                        .fetch_add(processed.audio_ms, std::sync::atomic::Ordering::Relaxed)
-                        + processed.audio_ms;
-                    bar.set_message(format!("{:.2} h audio", total as f64 / 3_600_000.0));
+                while let Some((index, _share)) = budget.next(sizes) {
+                    let call = calls[index];
+                    let result = audio_path.process(&mut worker, call);
+                    if let Ok(processed) = &result {
+                        let total = audio_ms_done
+                            .fetch_add(processed.audio_ms, std::sync::atomic::Ordering::Relaxed)
+                            + processed.audio_ms;
+                        bar.set_message(format!("{:.2} h audio", total as f64 / 3_600_000.0));
+                    }
+                    bar.inc(1);
+                    finished
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .push((index, call.call_id.clone(), result));
                 }
-                bar.inc(1);
-                (index, call.call_id.clone(), result)
-            })
-            .collect()
+            });
+        }
     });
+    let mut results = finished
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     // Back to discovery order, which the summary and the tables follow.
     results.sort_by_key(|(index, _, _)| *index);
     let transcribe_wall = transcribe_started.elapsed().as_secs_f64();
@@ -428,4 +535,48 @@ fn write_run_manifest(out: &Path, summary: &RunSummary) -> Result<(), RunError> 
     let json = serde_json::to_vec_pretty(summary).map_err(anyhow::Error::from)?;
     write_atomically(&path, &json, false).map_err(anyhow::Error::from)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_largest_call_that_fits_goes_first() {
+        let sizes = [10, 50, 30, 200];
+        let budget = AudioBudget::new(60, &sizes);
+        // Nothing held: the 200 runs although it is larger than the whole budget.
+        let (first, first_share) = budget.next(&sizes).unwrap();
+        assert_eq!(first, 3);
+        drop(first_share);
+        let (second, second_share) = budget.next(&sizes).unwrap();
+        assert_eq!(second, 1);
+        // 50 held: the 30 does not fit, the 10 does.
+        let (third, third_share) = budget.next(&sizes).unwrap();
+        assert_eq!(third, 0);
+        // Now only the 30 is left and it waits until the 50 is given back.
+        std::thread::scope(|scope| {
+            let waiting = scope.spawn(|| budget.next(&sizes).map(|(index, _)| index));
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            assert!(!waiting.is_finished(), "the 30 must wait while 60 are held");
+            drop(second_share);
+            assert_eq!(waiting.join().unwrap(), Some(2));
+        });
+        drop(third_share);
+        assert!(budget.next(&sizes).is_none());
+        assert_eq!(budget.state.lock().unwrap().held, 0);
+    }
+
+    #[test]
+    fn a_share_is_given_back_when_its_worker_panics() {
+        let sizes = [40, 40];
+        let budget = AudioBudget::new(60, &sizes);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _share = budget.next(&sizes).unwrap();
+            panic!("a worker fails");
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(budget.state.lock().unwrap().held, 0);
+        assert!(budget.next(&sizes).is_some());
+    }
 }
