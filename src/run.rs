@@ -392,7 +392,7 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
                     finished
                         .lock()
                         .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .push((index, call.call_id.clone(), result));
+                        .push((index, result));
                 }
             });
         }
@@ -401,11 +401,12 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     // Back to discovery order, which the summary and the tables follow.
-    results.sort_by_key(|(index, _, _)| *index);
+    results.sort_by_key(|(index, _)| *index);
     let transcribe_wall = transcribe_started.elapsed().as_secs_f64();
     bar.finish_and_clear();
 
-    for (_, call_id, result) in results {
+    for (index, result) in results {
+        let call_id = &calls[index].call_id;
         let processed = result.map_err(anyhow::Error::from)?;
         match processed.progress {
             CallProgress::Cached => summary.n_cached += 1,
