@@ -105,7 +105,11 @@ fn parse_options() -> Result<Options> {
         systems: vec![System::Callqa, System::WhisperCli, System::FasterWhisper],
         workers: cores,
         threads: 1,
-        model: root.join("target/bench-tools/models/ggml-base-q8_0.bin"),
+        // The format `callqa model install` picks for this CPU: bf16 or q8_0.
+        model: root.join(format!(
+            "target/bench-tools/models/ggml-base-{}.bin",
+            callqa::model::Quantization::best_for_this_cpu()
+        )),
         work: root.join("target/bench-work"),
         callqa_args: Vec::new(),
         corpus: "fixtures".to_string(),

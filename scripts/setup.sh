@@ -25,5 +25,5 @@ cargo build --release --locked --quiet
 
 # The model lands in ~/.cache/callqa/models (or $CALLQA_MODELS_DIR); install verifies its
 # checksum and returns at once when it is already there.
-./target/release/callqa model install --quantization q8_0 >/dev/null
+./target/release/callqa model install >/dev/null
 echo "setup: ready" >&2

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-export CALLQA_MODEL="${CALLQA_MODEL:-$(./target/release/callqa model install --quantization q8_0)}"
+export CALLQA_MODEL="${CALLQA_MODEL:-$(./target/release/callqa model install)}"
 
 cargo fmt --check
 test_log="$(mktemp)"

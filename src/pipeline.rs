@@ -11,13 +11,14 @@ use std::time::Instant;
 
 use chrono::Utc;
 
-use crate::decode::{DecodeOptions, DecodedAudio, decode_file_channel};
+use crate::decode::{DecodeOptions, stream_file_channel};
 use crate::store::{CallRecord, Failure, Outcome, Store, StoreError, file_sha256};
 use crate::transcribe::Worker;
 use crate::types::{
-    CallSpec, CallTranscript, ChannelSide, ChannelTranscript, Layout, Segment, Speaker,
+    CallSpec, CallTranscript, ChannelSide, ChannelTranscript, Layout, RegionAcoustics, Segment,
+    Speaker,
 };
-use crate::vad::{VadConfig, detect_speech, measure_region};
+use crate::vad::{SpeechDetector, VadConfig, measure_samples};
 
 /// What the audio path needs besides the call itself.
 pub struct AudioPath<'a> {
@@ -94,105 +95,134 @@ impl AudioPath<'_> {
             });
         }
 
-        // Channels are decoded, searched for speech and transcribed one at a time, so that only
-        // one channel's 16 kHz samples are in memory (~690 MB for a 3-hour call): a long stereo
-        // call then needs half the memory it would if both sides were decoded together.
-        let stage_started = Instant::now();
-        let first = match decode_file_channel(&spec.path, self.decode_options, 0) {
-            Ok(audio) => audio,
-            Err(error) => {
-                let failure = failure("decode", error.kind(), error.to_string());
-                return self.record_failure(spec, Some(audio_sha256), failure, stage_seconds);
-            }
-        };
-        let mut decode_seconds = stage_started.elapsed().as_secs_f64();
-        let decode_notes: Vec<(String, String)> = first
-            .notes
-            .iter()
-            .map(|note| (note.kind().to_string(), note.to_string()))
-            .collect();
-        let n_channels = usize::from(first.n_source_channels);
-        let duration_ms = first.duration_ms;
-        let source_sample_rate = first.source_sample_rate;
-
-        let layout = match (n_channels, spec.agent_channel) {
-            (1, _) => Layout::Mono,
-            (_, Some(_)) => Layout::Stereo,
-            (_, None) => Layout::StereoUnassigned,
-        };
-        let mut channels = Vec::with_capacity(n_channels);
-        let mut segments = Vec::new();
-        let mut n_windows = 0;
+        // Each channel is read twice, streaming: the first pass finds its speech, the second
+        // transcribes it window by window as the samples arrive. Neither holds the channel:
+        // memory per worker is the same for a 3-hour call as for a 3-minute one (one Whisper
+        // window and the voice-activity cues of each 16 ms frame). Decoding is under 1 % of
+        // the work, so reading twice costs nothing that matters.
+        let mut decode_seconds = 0.0;
         let mut vad_seconds = 0.0;
         let mut transcribe_seconds = 0.0;
-        let mut first = Some(first);
-        for channel_index in 0..n_channels {
-            let audio: DecodedAudio = match first.take() {
-                Some(audio) => audio,
-                None => {
-                    let stage_started = Instant::now();
-                    let decoded =
-                        decode_file_channel(&spec.path, self.decode_options, channel_index);
-                    decode_seconds += stage_started.elapsed().as_secs_f64();
-                    match decoded {
-                        Ok(audio) => audio,
-                        Err(error) => {
-                            // Only a file changed or damaged while it was read gets here.
-                            stage_seconds.insert("decode".to_string(), decode_seconds);
-                            let failure = failure("decode", error.kind(), error.to_string());
-                            return self.record_failure(
+        let mut decode_notes: Vec<(String, String)> = Vec::new();
+        let mut file_facts: Option<(usize, u64, u32)> = None;
+        let mut channels = Vec::new();
+        let mut segments = Vec::new();
+        let mut n_windows = 0;
+        let mut channel_index = 0;
+        loop {
+            // Pass 1: voice activity.
+            let pass_started = Instant::now();
+            let mut detector = SpeechDetector::new(self.vad_config);
+            let mut in_detector = 0.0;
+            let streamed = stream_file_channel(
+                &spec.path,
+                self.decode_options,
+                channel_index,
+                &mut |samples| {
+                    let started = Instant::now();
+                    detector.push(samples);
+                    in_detector += started.elapsed().as_secs_f64();
+                },
+            );
+            let streamed = match streamed {
+                Ok(streamed) => streamed,
+                Err(error) => {
+                    stage_seconds.insert("decode".to_string(), decode_seconds);
+                    let failure = failure("decode", error.kind(), error.to_string());
+                    return self.record_failure(spec, Some(audio_sha256), failure, stage_seconds);
+                }
+            };
+            let (n_channels, _, _) = *file_facts.get_or_insert((
+                usize::from(streamed.n_source_channels),
+                streamed.duration_ms,
+                streamed.source_sample_rate,
+            ));
+            if channel_index == 0 {
+                decode_notes = streamed
+                    .notes
+                    .iter()
+                    .map(|note| (note.kind().to_string(), note.to_string()))
+                    .collect();
+            } else if usize::from(streamed.n_source_channels) != n_channels {
+                // Only a file changed or damaged while it was read gets here.
+                return self.changed_while_read(spec, audio_sha256, channel_index, stage_seconds);
+            }
+            let started = Instant::now();
+            let regions = detector.finish();
+            in_detector += started.elapsed().as_secs_f64();
+            vad_seconds += in_detector;
+            decode_seconds += pass_started.elapsed().as_secs_f64() - in_detector;
+            let layout = match (n_channels, spec.agent_channel) {
+                (1, _) => Layout::Mono,
+                (_, Some(_)) => Layout::Stereo,
+                (_, None) => Layout::StereoUnassigned,
+            };
+            let channel = channel_index as u16;
+            let speaker = speaker_of(layout, spec.agent_channel, channel);
+
+            // Pass 2: transcription, and loudness and pitch of each region on the way.
+            let pass_started = Instant::now();
+            let mut acoustics: Vec<Option<RegionAcoustics>> = vec![None; regions.len()];
+            let mut in_measure = 0.0;
+            let mut measure = |region_index: usize, samples: &[f32]| {
+                let started = Instant::now();
+                acoustics[region_index] = Some(measure_samples(samples, &regions[region_index]));
+                in_measure += started.elapsed().as_secs_f64();
+            };
+            let mut in_whisper = 0.0;
+            let transcribed = match worker.channel_stream(&regions, spec.language.as_deref()) {
+                Err(error) => Err(error),
+                Ok(mut stream) => {
+                    let streamed_again = stream_file_channel(
+                        &spec.path,
+                        self.decode_options,
+                        channel_index,
+                        &mut |samples| {
+                            let started = Instant::now();
+                            stream.push(samples, &mut measure);
+                            in_whisper += started.elapsed().as_secs_f64();
+                        },
+                    );
+                    match streamed_again {
+                        Ok(again) if again.n_samples == streamed.n_samples => {
+                            let started = Instant::now();
+                            let text = stream.finish(&mut measure);
+                            in_whisper += started.elapsed().as_secs_f64();
+                            text
+                        }
+                        _ => {
+                            return self.changed_while_read(
                                 spec,
-                                Some(audio_sha256),
-                                failure,
+                                audio_sha256,
+                                channel_index,
                                 stage_seconds,
                             );
                         }
                     }
                 }
             };
-            let Some(samples) = audio.channels.first() else {
-                stage_seconds.insert("decode".to_string(), decode_seconds);
-                let failure = failure(
-                    "decode",
-                    "changed_while_read",
-                    format!(
-                        "{}: channel {} vanished while the file was read (was it being \
-                         rewritten?)",
-                        spec.path.display(),
-                        channel_index + 1
-                    ),
-                );
-                return self.record_failure(spec, Some(audio_sha256), failure, stage_seconds);
+            decode_seconds += pass_started.elapsed().as_secs_f64() - in_whisper;
+            vad_seconds += in_measure;
+            transcribe_seconds += in_whisper - in_measure;
+            let channel_text = match transcribed {
+                Ok(text) => text,
+                Err(error) => {
+                    let failure = failure(
+                        "transcribe",
+                        error.kind(),
+                        format!("{}: {error}", spec.path.display()),
+                    );
+                    return self.record_failure(spec, Some(audio_sha256), failure, stage_seconds);
+                }
             };
-            let channel = channel_index as u16;
-            let speaker = speaker_of(layout, spec.agent_channel, channel);
-            let stage_started = Instant::now();
-            let regions = detect_speech(samples, self.vad_config);
-            let acoustics = regions
-                .iter()
-                .map(|region| measure_region(samples, region))
+            let acoustics = acoustics
+                .into_iter()
+                .zip(&regions)
+                .map(|(measured, region)| {
+                    // A region Whisper never saw (cut off by a shorter second read) is silent.
+                    measured.unwrap_or_else(|| measure_samples(&[], region))
+                })
                 .collect();
-            vad_seconds += stage_started.elapsed().as_secs_f64();
-
-            let stage_started = Instant::now();
-            let channel_text =
-                match worker.transcribe_channel(samples, &regions, spec.language.as_deref()) {
-                    Ok(text) => text,
-                    Err(error) => {
-                        let failure = failure(
-                            "transcribe",
-                            error.kind(),
-                            format!("{}: {error}", spec.path.display()),
-                        );
-                        return self.record_failure(
-                            spec,
-                            Some(audio_sha256),
-                            failure,
-                            stage_seconds,
-                        );
-                    }
-                };
-            transcribe_seconds += stage_started.elapsed().as_secs_f64();
             n_windows += channel_text.n_windows;
             for utterance in channel_text.utterances {
                 let region = regions[utterance.region_index];
@@ -214,7 +244,18 @@ impl AudioPath<'_> {
                 acoustics,
                 n_dropped_segments: channel_text.n_dropped,
             });
+            channel_index += 1;
+            if channel_index >= n_channels {
+                break;
+            }
         }
+        let (_, duration_ms, source_sample_rate) =
+            file_facts.expect("the loop reads channel 0 before it can end");
+        let layout = match (channels.len(), spec.agent_channel) {
+            (1, _) => Layout::Mono,
+            (_, Some(_)) => Layout::Stereo,
+            (_, None) => Layout::StereoUnassigned,
+        };
         stage_seconds.insert("decode".to_string(), decode_seconds);
         stage_seconds.insert("vad".to_string(), vad_seconds);
         stage_seconds.insert("transcribe".to_string(), transcribe_seconds);
@@ -257,6 +298,26 @@ impl AudioPath<'_> {
             processed_at: Utc::now(),
             stage_seconds,
         }
+    }
+
+    /// The file changed between two reads of it (a copy still being written, or rewritten).
+    fn changed_while_read(
+        &self,
+        spec: &CallSpec,
+        audio_sha256: String,
+        channel_index: usize,
+        stage_seconds: BTreeMap<String, f64>,
+    ) -> Result<ProcessedCall, StoreError> {
+        let failure = failure(
+            "decode",
+            "changed_while_read",
+            format!(
+                "{}: channel {} changed while the file was read (was it being rewritten?)",
+                spec.path.display(),
+                channel_index + 1
+            ),
+        );
+        self.record_failure(spec, Some(audio_sha256), failure, stage_seconds)
     }
 
     fn record_failure(

@@ -49,105 +49,41 @@ pub struct RunOptions {
     pub vad: VadConfig,
     pub analysis: AnalysisOptions,
     pub show_progress: bool,
-    /// Most decoded audio held at once by all workers together, in bytes (see [`AudioBudget`]).
-    pub audio_memory_bytes: u64,
 }
 
-/// Default for [`RunOptions::audio_memory_bytes`]: 1 GiB, two 2-hour channels at once. With the
-/// base model and two workers a run then stays under 1.5 GiB whatever the calls' lengths.
-pub const DEFAULT_AUDIO_MEMORY_BYTES: u64 = 1 << 30;
-
-/// Bytes of decoded audio a call holds while it is processed: one channel of 16 kHz f32
-/// samples (channels are processed one at a time), from the header; 0 when the header cannot be
-/// read (the call then fails at decoding, holding nothing). Only regular files are opened: a
-/// named pipe or device would block or never end (the audio path reports those as failures).
-fn decoded_channel_bytes(path: &Path) -> u64 {
+/// Length of a call's audio from its header, to order the work; 0 when the header cannot be
+/// read (the call then fails quickly at decoding). Only regular files are opened: a named pipe
+/// or device would block or never end (the audio path reports those as failures).
+fn audio_duration_ms(path: &Path) -> u64 {
     if !std::fs::metadata(path).is_ok_and(|metadata| metadata.is_file()) {
         return 0;
     }
-    crate::decode::probe_file(path).map_or(0, |info| {
-        info.duration_ms
-            .saturating_mul(u64::from(crate::decode::TARGET_SAMPLE_RATE) / 1000)
-            .saturating_mul(std::mem::size_of::<f32>() as u64)
-    })
+    crate::decode::probe_file(path).map_or(0, |info| info.duration_ms)
 }
 
-/// The calls waiting for a worker and the decoded audio the workers hold.
-///
-/// A worker takes the largest waiting call whose audio fits in what is left of the budget, so
-/// that long calls start first (no worker is left alone with a long call at the end of the
-/// batch) and two multi-hour calls are never decoded side by side (memory stays bounded). A
-/// call larger than the whole budget runs when nothing else is held.
-struct AudioBudget {
-    limit: u64,
-    state: Mutex<BudgetState>,
-    freed: std::sync::Condvar,
+/// The calls waiting for a worker, longest first: no worker is left alone with a long call at
+/// the end of the batch while the others idle. Memory needs no rationing here: the audio path
+/// streams each channel, so a worker holds about the same for a 3-hour call as for a short one.
+struct WorkQueue {
+    /// Indices of waiting calls, the next one last.
+    waiting: Mutex<Vec<usize>>,
 }
 
-struct BudgetState {
-    /// Indices of waiting calls, largest first.
-    waiting: Vec<usize>,
-    held: u64,
-}
-
-impl AudioBudget {
-    fn new(limit: u64, sizes: &[u64]) -> AudioBudget {
-        let mut waiting: Vec<usize> = (0..sizes.len()).collect();
-        waiting.sort_by_key(|&index| std::cmp::Reverse(sizes[index]));
-        AudioBudget {
-            limit,
-            state: Mutex::new(BudgetState { waiting, held: 0 }),
-            freed: std::sync::Condvar::new(),
+impl WorkQueue {
+    fn longest_first(durations_ms: &[u64]) -> WorkQueue {
+        let mut waiting: Vec<usize> = (0..durations_ms.len()).collect();
+        // Shortest first in the vector, so that `pop` takes the longest; ties in input order.
+        waiting.sort_by_key(|&index| (durations_ms[index], std::cmp::Reverse(index)));
+        WorkQueue {
+            waiting: Mutex::new(waiting),
         }
     }
 
-    /// The next call for a worker, with its share of the budget (given back when the
-    /// [`BudgetShare`] drops, also on a panic); `None` when no call is left.
-    fn next<'a>(&'a self, sizes: &[u64]) -> Option<(usize, BudgetShare<'a>)> {
-        let mut state = self
-            .state
+    fn next(&self) -> Option<usize> {
+        self.waiting
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        loop {
-            if state.waiting.is_empty() {
-                return None;
-            }
-            let held = state.held;
-            let fits =
-                |index: &usize| held == 0 || held.saturating_add(sizes[*index]) <= self.limit;
-            if let Some(position) = state.waiting.iter().position(fits) {
-                let index = state.waiting.remove(position);
-                state.held += sizes[index];
-                return Some((
-                    index,
-                    BudgetShare {
-                        budget: self,
-                        bytes: sizes[index],
-                    },
-                ));
-            }
-            state = self
-                .freed
-                .wait(state)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-        }
-    }
-}
-
-struct BudgetShare<'a> {
-    budget: &'a AudioBudget,
-    bytes: u64,
-}
-
-impl Drop for BudgetShare<'_> {
-    fn drop(&mut self) {
-        let mut state = self
-            .budget
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        state.held -= self.bytes;
-        self.budget.freed.notify_all();
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .pop()
     }
 }
 
@@ -364,22 +300,22 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
     let bar = progress_bar(calls.len(), options.show_progress);
     let audio_ms_done = std::sync::atomic::AtomicU64::new(0);
     let transcribe_started = Instant::now();
-    let sizes: Vec<u64> = calls
+    let durations_ms: Vec<u64> = calls
         .iter()
-        .map(|call| decoded_channel_bytes(&call.path))
+        .map(|call| audio_duration_ms(&call.path))
         .collect();
-    let budget = AudioBudget::new(options.audio_memory_bytes, &sizes);
+    let queue = WorkQueue::longest_first(&durations_ms);
     let finished = Mutex::new(Vec::with_capacity(calls.len()));
     pool.scope(|scope| {
         for worker in &workers {
-            let (budget, sizes, finished) = (&budget, &sizes, &finished);
+            let (queue, finished) = (&queue, &finished);
             let (audio_path, bar, audio_ms_done) = (&audio_path, &bar, &audio_ms_done);
             let calls = &calls;
             scope.spawn(move |_| {
                 let mut worker = worker
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
-                while let Some((index, _share)) = budget.next(sizes) {
+                while let Some(index) = queue.next() {
                     let call = calls[index];
                     let result = audio_path.process(&mut worker, call);
                     if let Ok(processed) = &result {
@@ -543,41 +479,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_largest_call_that_fits_goes_first() {
-        let sizes = [10, 50, 30, 200];
-        let budget = AudioBudget::new(60, &sizes);
-        // Nothing held: the 200 runs although it is larger than the whole budget.
-        let (first, first_share) = budget.next(&sizes).unwrap();
-        assert_eq!(first, 3);
-        drop(first_share);
-        let (second, second_share) = budget.next(&sizes).unwrap();
-        assert_eq!(second, 1);
-        // 50 held: the 30 does not fit, the 10 does.
-        let (third, third_share) = budget.next(&sizes).unwrap();
-        assert_eq!(third, 0);
-        // Now only the 30 is left and it waits until the 50 is given back.
-        std::thread::scope(|scope| {
-            let waiting = scope.spawn(|| budget.next(&sizes).map(|(index, _)| index));
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            assert!(!waiting.is_finished(), "the 30 must wait while 60 are held");
-            drop(second_share);
-            assert_eq!(waiting.join().unwrap(), Some(2));
-        });
-        drop(third_share);
-        assert!(budget.next(&sizes).is_none());
-        assert_eq!(budget.state.lock().unwrap().held, 0);
-    }
-
-    #[test]
-    fn a_share_is_given_back_when_its_worker_panics() {
-        let sizes = [40, 40];
-        let budget = AudioBudget::new(60, &sizes);
-        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let _share = budget.next(&sizes).unwrap();
-            panic!("a worker fails");
-        }));
-        assert!(panicked.is_err());
-        assert_eq!(budget.state.lock().unwrap().held, 0);
-        assert!(budget.next(&sizes).is_some());
+    fn the_longest_calls_go_first_and_ties_keep_input_order() {
+        let queue = WorkQueue::longest_first(&[10, 50, 30, 200, 30]);
+        let order: Vec<usize> = std::iter::from_fn(|| queue.next()).collect();
+        assert_eq!(order, [3, 1, 2, 4, 0]);
+        assert_eq!(queue.next(), None);
     }
 }

@@ -311,7 +311,7 @@ pub struct Worker<'model> {
     state: WhisperState,
 }
 
-impl Worker<'_> {
+impl<'model> Worker<'model> {
     /// Transcribes the speech regions of one channel (16 kHz mono samples).
     ///
     /// `language` is an ISO 639-1 code; `None` detects it once on the channel's first window
@@ -322,66 +322,43 @@ impl Worker<'_> {
         regions: &[SpeechRegion],
         language: Option<&str>,
     ) -> Result<ChannelText, TranscribeError> {
+        let mut stream = self.channel_stream(regions, language)?;
+        stream.push(samples, &mut |_, _| {});
+        stream.finish(&mut |_, _| {})
+    }
+
+    /// [`Worker::transcribe_channel`] for a channel whose samples arrive in blocks, in order
+    /// (from [`crate::decode::stream_file_channel`]): only the samples of the window being
+    /// filled are held (at most [`WINDOW_MAX_MS`] of audio), never the channel. Each window
+    /// runs as soon as its last region has arrived.
+    pub fn channel_stream<'stream>(
+        &'stream mut self,
+        regions: &'stream [SpeechRegion],
+        language: Option<&str>,
+    ) -> Result<ChannelStream<'stream, 'model>, TranscribeError> {
         if let Some(code) = language
             && whisper_rs::get_lang_id(code).is_none()
         {
             return Err(TranscribeError::UnknownLanguage(code.to_string()));
         }
         let windows = pack_regions(regions);
-        let mut channel_text = ChannelText {
-            language: language.map(str::to_string),
-            ..ChannelText::default()
-        };
-        let mut accumulators: Vec<RegionAccumulator> =
-            vec![RegionAccumulator::default(); regions.len()];
-        let mut window_audio = Vec::new();
-        for window in &windows {
-            window_audio.clear();
-            window_audio.resize((window.length_ms * SAMPLES_PER_MS) as usize, 0.0);
-            for piece in &window.pieces {
-                let region = regions[piece.region_index];
-                let source_start = ((region.start_ms * SAMPLES_PER_MS) as usize).min(samples.len());
-                let length =
-                    ((piece.window_end_ms - piece.window_start_ms) * SAMPLES_PER_MS) as usize;
-                let source_end = (source_start + length).min(samples.len());
-                let target_start = (piece.window_start_ms * SAMPLES_PER_MS) as usize;
-                window_audio[target_start..target_start + (source_end - source_start)]
-                    .copy_from_slice(&samples[source_start..source_end]);
-            }
-            let detected = self.run_window(
-                &window_audio,
-                channel_text.language.as_deref(),
-                &window.pieces,
-                &mut accumulators,
-            )?;
-            if channel_text.language.is_none() {
-                channel_text.language = detected;
-            }
-            channel_text.n_windows += 1;
-        }
-        let settings = self.transcriber.settings();
-        for (region_index, accumulator) in accumulators.into_iter().enumerate() {
-            if accumulator.n_tokens == 0 {
-                continue;
-            }
-            let confidence = (accumulator.probability_sum / f64::from(accumulator.n_tokens)) as f32;
-            let raw_text = String::from_utf8_lossy(&accumulator.bytes);
-            match guard_utterance(
-                &raw_text,
-                confidence,
-                accumulator.max_no_speech_probability,
-                settings,
-            ) {
-                Some((text, quality)) => channel_text.utterances.push(RegionText {
-                    region_index,
-                    text,
-                    confidence,
-                    quality,
-                }),
-                None => channel_text.n_dropped += 1,
-            }
-        }
-        Ok(channel_text)
+        let window_audio = windows
+            .first()
+            .map_or_else(Vec::new, |window| vec![0.0; window_samples(window)]);
+        Ok(ChannelStream {
+            worker: self,
+            regions,
+            windows,
+            next_window: 0,
+            window_audio,
+            n_received: 0,
+            channel_text: ChannelText {
+                language: language.map(str::to_string),
+                ..ChannelText::default()
+            },
+            accumulators: vec![RegionAccumulator::default(); regions.len()],
+            error: None,
+        })
     }
 
     /// Runs Whisper on one packed window and distributes its tokens over the window's pieces.
@@ -478,6 +455,142 @@ impl Worker<'_> {
         }
         let language_id = self.state.full_lang_id_from_state();
         Ok(whisper_rs::get_lang_str(language_id).map(str::to_string))
+    }
+}
+
+/// Samples a window holds: its packed length at 16 kHz.
+fn window_samples(window: &Window) -> usize {
+    (window.length_ms * SAMPLES_PER_MS) as usize
+}
+
+/// Where one piece's samples come from and go to: `length` samples from channel index
+/// `source_start` into window index `target_start`.
+fn piece_span(piece: &Piece, region: &SpeechRegion) -> (usize, usize, usize) {
+    let source_start = (region.start_ms * SAMPLES_PER_MS) as usize;
+    let length = ((piece.window_end_ms - piece.window_start_ms) * SAMPLES_PER_MS) as usize;
+    let target_start = (piece.window_start_ms * SAMPLES_PER_MS) as usize;
+    (source_start, length, target_start)
+}
+
+/// One channel being transcribed as its samples arrive; see [`Worker::channel_stream`].
+///
+/// The `on_region` callbacks of [`ChannelStream::push`] and [`ChannelStream::finish`] receive
+/// each region's samples (by region index) once, just before its window goes to Whisper, so
+/// that the caller can measure them without holding the channel either.
+pub struct ChannelStream<'stream, 'model> {
+    worker: &'stream mut Worker<'model>,
+    regions: &'stream [SpeechRegion],
+    windows: Vec<Window>,
+    /// The window being filled; `windows.len()` once all have run.
+    next_window: usize,
+    window_audio: Vec<f32>,
+    /// Channel samples pushed so far.
+    n_received: usize,
+    channel_text: ChannelText,
+    accumulators: Vec<RegionAccumulator>,
+    /// The first Whisper failure; later input is ignored and `finish` returns it.
+    error: Option<TranscribeError>,
+}
+
+impl ChannelStream<'_, '_> {
+    /// Takes the next samples of the channel; runs every window they complete.
+    pub fn push(&mut self, samples: &[f32], on_region: &mut dyn FnMut(usize, &[f32])) {
+        let block_start = self.n_received;
+        self.n_received += samples.len();
+        while self.error.is_none() && self.next_window < self.windows.len() {
+            let window = &self.windows[self.next_window];
+            let mut complete = true;
+            for piece in &window.pieces {
+                let (source_start, length, target_start) =
+                    piece_span(piece, &self.regions[piece.region_index]);
+                let from = source_start.max(block_start);
+                let to = (source_start + length).min(self.n_received);
+                if from < to {
+                    let target = target_start + (from - source_start);
+                    self.window_audio[target..target + (to - from)]
+                        .copy_from_slice(&samples[from - block_start..to - block_start]);
+                }
+                complete &= source_start + length <= self.n_received;
+            }
+            if !complete {
+                break;
+            }
+            self.run_next_window(on_region);
+        }
+    }
+
+    /// Runs the windows still waiting (their audio stops where the channel did) and returns
+    /// the channel's text.
+    pub fn finish(
+        mut self,
+        on_region: &mut dyn FnMut(usize, &[f32]),
+    ) -> Result<ChannelText, TranscribeError> {
+        while self.error.is_none() && self.next_window < self.windows.len() {
+            self.run_next_window(on_region);
+        }
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        let settings = self.worker.transcriber.settings();
+        let mut channel_text = self.channel_text;
+        for (region_index, accumulator) in self.accumulators.into_iter().enumerate() {
+            if accumulator.n_tokens == 0 {
+                continue;
+            }
+            let confidence = (accumulator.probability_sum / f64::from(accumulator.n_tokens)) as f32;
+            let raw_text = String::from_utf8_lossy(&accumulator.bytes);
+            match guard_utterance(
+                &raw_text,
+                confidence,
+                accumulator.max_no_speech_probability,
+                settings,
+            ) {
+                Some((text, quality)) => channel_text.utterances.push(RegionText {
+                    region_index,
+                    text,
+                    confidence,
+                    quality,
+                }),
+                None => channel_text.n_dropped += 1,
+            }
+        }
+        Ok(channel_text)
+    }
+
+    /// Hands the filled window's regions to `on_region`, runs Whisper on it and readies the
+    /// next window's buffer.
+    fn run_next_window(&mut self, on_region: &mut dyn FnMut(usize, &[f32])) {
+        let window = &self.windows[self.next_window];
+        // Samples past the end of the channel stay silent.
+        for piece in &window.pieces {
+            let (source_start, length, target_start) =
+                piece_span(piece, &self.regions[piece.region_index]);
+            let available = self.n_received.saturating_sub(source_start).min(length);
+            on_region(
+                piece.region_index,
+                &self.window_audio[target_start..target_start + available],
+            );
+        }
+        let result = self.worker.run_window(
+            &self.window_audio,
+            self.channel_text.language.as_deref(),
+            &window.pieces,
+            &mut self.accumulators,
+        );
+        match result {
+            Ok(detected) => {
+                if self.channel_text.language.is_none() {
+                    self.channel_text.language = detected;
+                }
+                self.channel_text.n_windows += 1;
+            }
+            Err(error) => self.error = Some(error),
+        }
+        self.next_window += 1;
+        self.window_audio.clear();
+        if let Some(next) = self.windows.get(self.next_window) {
+            self.window_audio.resize(window_samples(next), 0.0);
+        }
     }
 }
 

@@ -117,9 +117,86 @@ struct FrameCues {
 
 /// Finds the speech regions of one channel of 16 kHz samples. See the module documentation.
 pub fn detect_speech(samples_16k: &[f32], config: &VadConfig) -> Vec<SpeechRegion> {
-    let cues = analyse_frames(samples_16k, config.min_speech_level_dbfs);
-    let channel_ms = samples_to_ms(samples_16k.len());
+    let mut detector = SpeechDetector::new(config);
+    detector.push(samples_16k);
+    detector.finish()
+}
 
+/// [`detect_speech`] for a channel that arrives in blocks (from
+/// [`crate::decode::stream_file_channel`]): it keeps only the cues of each 16 ms frame (12 bytes
+/// per frame, 8 MB for 3 hours) and the last few hundred samples, never the channel itself.
+/// Pushing the samples in any split gives exactly the regions [`detect_speech`] gives for all
+/// of them at once.
+pub struct SpeechDetector<'config> {
+    config: &'config VadConfig,
+    analyser: FrameAnalyser,
+    cues: Vec<FrameCues>,
+    /// Samples from `pending_offset` on: the history and look-ahead the next frame needs.
+    pending: Vec<f32>,
+    /// Channel index of `pending[0]`.
+    pending_offset: usize,
+    n_samples: usize,
+}
+
+impl<'config> SpeechDetector<'config> {
+    pub fn new(config: &'config VadConfig) -> Self {
+        SpeechDetector {
+            config,
+            analyser: FrameAnalyser::new(config.min_speech_level_dbfs),
+            cues: Vec::new(),
+            pending: Vec::new(),
+            pending_offset: 0,
+            n_samples: 0,
+        }
+    }
+
+    /// Takes the next samples of the channel.
+    pub fn push(&mut self, samples_16k: &[f32]) {
+        self.pending.extend_from_slice(samples_16k);
+        self.n_samples += samples_16k.len();
+        // A frame is analysed once its whole analysis window has arrived.
+        loop {
+            let start = self.cues.len() * FRAME_SAMPLES;
+            let window_end = start + FRAME_SAMPLES / 2 + ANALYSIS_SAMPLES / 2;
+            if window_end > self.n_samples {
+                break;
+            }
+            let cues = self
+                .analyser
+                .frame_cues(&self.pending, start - self.pending_offset);
+            self.cues.push(cues);
+        }
+        // Keep what the next frame's window reaches back to.
+        let next_window_start = (self.cues.len() * FRAME_SAMPLES + FRAME_SAMPLES / 2)
+            .saturating_sub(ANALYSIS_SAMPLES / 2);
+        let drop = next_window_start.saturating_sub(self.pending_offset);
+        if drop > 0 {
+            self.pending.drain(..drop);
+            self.pending_offset += drop;
+        }
+    }
+
+    /// Number of samples pushed so far.
+    pub fn n_samples(&self) -> usize {
+        self.n_samples
+    }
+
+    /// Analyses the last frames (zero-padded past the end) and returns the regions.
+    pub fn finish(mut self) -> Vec<SpeechRegion> {
+        let n_frames = self.n_samples.div_ceil(FRAME_SAMPLES);
+        while self.cues.len() < n_frames {
+            let start = self.cues.len() * FRAME_SAMPLES;
+            let cues = self
+                .analyser
+                .frame_cues(&self.pending, start - self.pending_offset);
+            self.cues.push(cues);
+        }
+        regions_from_cues(&self.cues, samples_to_ms(self.n_samples), self.config)
+    }
+}
+
+/// The decisions of [`detect_speech`] on the cues of every frame of a channel.
+fn regions_from_cues(cues: &[FrameCues], channel_ms: u64, config: &VadConfig) -> Vec<SpeechRegion> {
     // 1. Frame decisions with hysteresis → stretches of frames [start, end).
     let mut stretches: Vec<(usize, usize)> = Vec::new();
     let mut current_start: Option<usize> = None;
@@ -184,7 +261,7 @@ pub fn detect_speech(samples_16k: &[f32], config: &VadConfig) -> Vec<SpeechRegio
     // 5. Split regions too long for one Whisper window.
     regions
         .into_iter()
-        .flat_map(|region| split_long_region(region, &cues, config.max_region_ms))
+        .flat_map(|region| split_long_region(region, cues, config.max_region_ms))
         .collect()
 }
 
@@ -249,43 +326,52 @@ fn ms_to_frames_ceil(ms: u64) -> usize {
     ms.div_ceil(FRAME_MS) as usize
 }
 
-/// Computes the cues of every 16 ms frame (the last, partial frame is zero-padded).
-fn analyse_frames(samples: &[f32], min_speech_level_dbfs: f32) -> Vec<FrameCues> {
-    let n_frames = samples.len().div_ceil(FRAME_SAMPLES);
-    let mut detector = earshot::Detector::default();
-    let mut spectrum = SpectrumAnalyser::new();
-    let mut frame = [0f32; FRAME_SAMPLES];
-    let mut cues = Vec::with_capacity(n_frames);
-    for frame_index in 0..n_frames {
-        let start = frame_index * FRAME_SAMPLES;
+/// Computes the cues of 16 ms frames: earshot's state carries from one frame to the next.
+struct FrameAnalyser {
+    detector: earshot::Detector,
+    spectrum: SpectrumAnalyser,
+    min_speech_level_dbfs: f32,
+}
+
+impl FrameAnalyser {
+    fn new(min_speech_level_dbfs: f32) -> Self {
+        FrameAnalyser {
+            detector: earshot::Detector::default(),
+            spectrum: SpectrumAnalyser::new(),
+            min_speech_level_dbfs,
+        }
+    }
+
+    /// The cues of the frame starting at `samples[start]`. Samples before the start of `samples`
+    /// or past its end count as silence (the last, partial frame is zero-padded).
+    fn frame_cues(&mut self, samples: &[f32], start: usize) -> FrameCues {
+        let mut frame = [0f32; FRAME_SAMPLES];
         let end = (start + FRAME_SAMPLES).min(samples.len());
-        frame.fill(0.0);
         // earshot wants finite samples in -1..=1 (it asserts so in debug builds); the decode
         // stage guarantees that, but this function is public, so sanitise rather than trust.
-        for (slot, &sample) in frame.iter_mut().zip(&samples[start..end]) {
+        for (slot, &sample) in frame.iter_mut().zip(&samples[start.min(end)..end]) {
             *slot = finite_clamped(sample);
         }
-        let speech_probability = detector.predict_f32(&frame);
+        let speech_probability = self.detector.predict_f32(&frame);
         // Analysis window centred on this frame; the FFT is only worth it when the whole
         // window is loud enough for the band to reach the speech floor.
         let window_start = (start + FRAME_SAMPLES / 2) as isize - (ANALYSIS_SAMPLES / 2) as isize;
-        let full_band_level_db = spectrum.load_window(samples, window_start);
-        let (band_level_db, is_tone) = if full_band_level_db < min_speech_level_dbfs {
+        let full_band_level_db = self.spectrum.load_window(samples, window_start);
+        let (band_level_db, is_tone) = if full_band_level_db < self.min_speech_level_dbfs {
             (full_band_level_db, false)
         } else {
-            let (band_level_db, n_peaks) = spectrum.band_level_and_peaks();
+            let (band_level_db, n_peaks) = self.spectrum.band_level_and_peaks();
             (
                 band_level_db,
-                band_level_db >= min_speech_level_dbfs && n_peaks <= TONE_MAX_PEAKS,
+                band_level_db >= self.min_speech_level_dbfs && n_peaks <= TONE_MAX_PEAKS,
             )
         };
-        cues.push(FrameCues {
+        FrameCues {
             speech_probability,
             band_level_db,
             is_tone,
-        });
+        }
     }
-    cues
 }
 
 fn finite_clamped(sample: f32) -> f32 {
@@ -475,7 +561,12 @@ pub fn measure_region(samples_16k: &[f32], region: &SpeechRegion) -> RegionAcous
     let end = usize::try_from(region.end_ms.saturating_mul(rate) / 1000)
         .unwrap_or(usize::MAX)
         .clamp(start, samples_16k.len());
-    let slice = &samples_16k[start..end];
+    measure_samples(&samples_16k[start..end], region)
+}
+
+/// [`measure_region`] on the region's own samples (already cut out of the channel), as the
+/// streaming transcription hands them over.
+pub fn measure_samples(slice: &[f32], region: &SpeechRegion) -> RegionAcoustics {
     let sum_of_squares: f64 = slice
         .iter()
         .filter(|s| s.is_finite())
@@ -681,6 +772,38 @@ mod tests {
             regions.is_empty(),
             "{name}: expected no speech, got {regions:?}"
         );
+    }
+
+    /// The streaming detector gives exactly the regions of the whole-channel call, however the
+    /// samples are split into blocks (odd sizes, single samples, blocks larger than a frame).
+    #[test]
+    fn blocks_of_any_size_give_the_same_regions() {
+        let mut channel = silence(0.7);
+        channel.extend(decode_fixture("c01_polite_mulaw.wav").swap_remove(0));
+        channel.extend(scaled_to_rms_db(pink_noise(20_000, 7), -35.0));
+        channel.extend(silence(0.3));
+        let config = VadConfig::default();
+        let whole = detect_speech(&channel, &config);
+        assert!(whole.len() >= 2, "{whole:?}");
+        for block in [1, 17, 255, 256, 257, 4096, 100_000] {
+            let mut detector = SpeechDetector::new(&config);
+            for samples in channel.chunks(block) {
+                detector.push(samples);
+            }
+            assert_eq!(detector.n_samples(), channel.len());
+            assert_eq!(detector.finish(), whole, "blocks of {block}");
+        }
+        // Uneven blocks, as a resampler hands them over.
+        let mut detector = SpeechDetector::new(&config);
+        let mut rest = channel.as_slice();
+        let mut size = 1;
+        while !rest.is_empty() {
+            let (now, later) = rest.split_at(size.min(rest.len()));
+            detector.push(now);
+            rest = later;
+            size = size * 7 % 5_003 + 1;
+        }
+        assert_eq!(detector.finish(), whole);
     }
 
     // ---- nothing that is not speech ------------------------------------------------------------

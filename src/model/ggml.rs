@@ -36,6 +36,8 @@ const FILE_TYPE_ALL_F32: i32 = 0;
 const FILE_TYPE_MOSTLY_F16: i32 = 1;
 /// `GGML_FTYPE_MOSTLY_Q8_0`.
 const FILE_TYPE_MOSTLY_Q8_0: i32 = 7;
+/// `GGML_FTYPE_MOSTLY_BF16`.
+const FILE_TYPE_MOSTLY_BF16: i32 = 24;
 /// Columns of whisper.cpp's mel filterbank: `WHISPER_N_FFT / 2 + 1`.
 const WHISPER_FILTERBANK_COLUMNS: i32 = 201;
 
@@ -47,6 +49,7 @@ pub(crate) fn header_file_type(quantization: Quantization) -> i32 {
         Quantization::Q8_0 => {
             GGML_QUANTIZATION_VERSION * GGML_QUANTIZATION_VERSION_FACTOR + FILE_TYPE_MOSTLY_Q8_0
         }
+        Quantization::Bf16 => FILE_TYPE_MOSTLY_BF16,
     }
 }
 
@@ -56,6 +59,7 @@ pub(crate) enum TensorType {
     F32,
     F16,
     Q8_0,
+    Bf16,
 }
 
 impl TensorType {
@@ -64,6 +68,7 @@ impl TensorType {
             TensorType::F32 => 0,
             TensorType::F16 => 1,
             TensorType::Q8_0 => 8,
+            TensorType::Bf16 => 30,
         }
     }
 
@@ -79,6 +84,10 @@ impl TensorType {
                 .flat_map(|value| half::f16::from_f32(*value).to_le_bytes())
                 .collect(),
             TensorType::Q8_0 => quantize_q8_0(values),
+            TensorType::Bf16 => values
+                .iter()
+                .flat_map(|value| half::bf16::from_f32(*value).to_le_bytes())
+                .collect(),
         }
     }
 }
@@ -281,6 +290,7 @@ fn tensor_type_layout(ggml_type: i32) -> Option<(u64, u64)> {
         6 => (32, 22),                                            // q5_0
         7 => (32, 24),                                            // q5_1
         8 => (Q8_0_BLOCK_VALUES as u64, Q8_0_BLOCK_BYTES as u64), // q8_0
+        30 => (1, 2),                                             // bf16
         _ => return None,
     })
 }
@@ -295,6 +305,7 @@ fn file_type_name(file_type: i32) -> Option<&'static str> {
         FILE_TYPE_MOSTLY_Q8_0 => "q8_0",
         8 => "q5_0",
         9 => "q5_1",
+        FILE_TYPE_MOSTLY_BF16 => "bf16",
         _ => return None,
     })
 }

@@ -61,11 +61,16 @@ const BASE_MODEL_F16_SHA256: &str =
 const BASE_MODEL_Q8_0_SHA256: &str =
     "81cfccb75eb8eb4eecf9829be7448c60e3d4abcb5bdb0f00e2c8a726f7ae2f25";
 
+/// SHA-256 of `ggml-base-bf16.bin` as this converter produces it from the pinned wheels.
+const BASE_MODEL_BF16_SHA256: &str =
+    "e06170705aa8d942f8ae71d593e9066febc2c3c56e5f1ebe600ceb9c1ed54357";
+
 /// The expected SHA-256 of the installed base model in the given quantization.
 pub fn pinned_base_model_sha256(quantization: Quantization) -> &'static str {
     match quantization {
         Quantization::F16 => BASE_MODEL_F16_SHA256,
         Quantization::Q8_0 => BASE_MODEL_Q8_0_SHA256,
+        Quantization::Bf16 => BASE_MODEL_BF16_SHA256,
     }
 }
 
