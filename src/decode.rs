@@ -15,9 +15,10 @@
 //!   clamped).
 //! * **Never panics, bounded memory**: every length in the header is checked against the real
 //!   file size before it is trusted, so a header claiming gigabytes of audio in a 1 kB file
-//!   allocates nothing big. Memory follows the audio actually present (input is streamed through
-//!   the resampler block by block; only the 16 kHz output is held), and [`decode_file_channel`]
-//!   holds a single channel of it (64 kB per second of audio: ~0.7 GB for 3 hours).
+//!   allocates nothing big. Input is streamed through the resampler block by block;
+//!   [`stream_file_channel`] hands the 16 kHz output of one channel on as it is produced and
+//!   holds none of it (what the audio path uses), [`decode_file_channel`] collects one channel
+//!   (64 kB per second of audio: ~0.7 GB for 3 hours) and [`decode_file`] all of them.
 //! * **Errors in plain words**: [`DecodeError`] names the file and says what is wrong in words a
 //!   QA lead understands; [`DecodeError::kind`] gives a stable short code for the failures table.
 //!
@@ -368,10 +369,8 @@ pub fn decode_file(path: &Path, options: &DecodeOptions) -> Result<DecodedAudio,
 /// that one channel, everything else is as [`decode_file`] reports it (limits, notes and errors
 /// consider every channel, so each channel of a file sees the same outcome).
 ///
-/// This is how long calls stay within bounded memory: the 16 kHz `f32` output of one channel
-/// of a 3-hour call is ~690 MB, so holding both sides at once would double the peak for no
-/// gain when the channels are processed one after the other anyway. Reading the file once per
-/// channel costs little next to transcription.
+/// The 16 kHz `f32` output of one channel of a 3-hour call is ~690 MB: for long calls use
+/// [`stream_file_channel`], which holds none of it.
 ///
 /// A `channel` beyond the file's channel count gives no samples (an empty channel list).
 pub fn decode_file_channel(

@@ -20,6 +20,8 @@ use whisper_rs::{
 
 use crate::types::{SegmentQuality, SpeechRegion};
 
+mod beam;
+
 /// Longest stretch of packed speech given to Whisper in one call. Whisper's window is 30 s;
 /// the margin keeps the last words away from the window edge, where Whisper tends to drop them.
 pub const WINDOW_MAX_MS: u64 = 28_000;
@@ -67,8 +69,10 @@ impl AsrSettings {
     /// Thread count is left out: it changes speed, not text.
     pub fn cache_key(&self) -> String {
         format!(
-            "beam={};min_conf={:.3};max_nsp={:.3};fit_ctx={};window={};gap={};lead={};v1",
+            "beam={}{};min_conf={:.3};max_nsp={:.3};fit_ctx={};window={};gap={};lead={};v1",
             self.beam_size,
+            // Beam candidates became the best tokens instead of random draws (`beam`).
+            if self.beam_size > 1 { "top" } else { "" },
             self.min_confidence,
             self.max_no_speech_probability,
             self.fit_encoder_context,
@@ -399,6 +403,15 @@ impl<'model> Worker<'model> {
 
         if settings.fit_encoder_context {
             params.set_audio_ctx(encoder_context_for(audio.len()));
+        }
+        // Beam candidates are the best tokens, not random draws (see `beam`).
+        let top_text_tokens = beam::TopTextTokens {
+            keep: settings.beam_size,
+            n_vocab: usize::try_from(self.transcriber.context.n_vocab()).unwrap_or(0),
+            first_special: usize::try_from(self.transcriber.context.token_eot()).unwrap_or(0),
+        };
+        if settings.beam_size > 1 {
+            beam::install(&mut params, &top_text_tokens);
         }
         self.state.full(params, audio).map_err(whisper_error)?;
 
