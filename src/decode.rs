@@ -396,20 +396,32 @@ pub fn probe_bytes(bytes: &[u8]) -> Result<AudioInfo, DecodeError> {
     Ok(audio_info(&layout))
 }
 
-/// The common body of the `decode_*` entry points: `only_channel` keeps one channel's output.
+/// The common body of every decoding entry point: reads the header, checks the limits and
+/// hands the 16 kHz output to `output` block by block (`only_channel` keeps one channel).
+/// Returns the layout and the notes on what was repaired.
+fn stream_reader<R: Read + Seek>(
+    path: &Path,
+    file: &mut R,
+    options: &DecodeOptions,
+    only_channel: Option<usize>,
+    output: &mut dyn FnMut(&[&[f32]]),
+) -> Result<(DataLayout, Vec<DecodeNote>), DecodeError> {
+    let layout = read_layout(path, file)?;
+    check_limits(path, &layout, options)?;
+    file.seek(SeekFrom::Start(layout.data_offset))
+        .map_err(|source| io_error(path, source))?;
+    let mut notes = layout.notes.clone();
+    decode_and_resample(path, file, &layout, only_channel, &mut notes, output)?;
+    Ok((layout, notes))
+}
+
+/// [`stream_reader`], collecting the output: `only_channel` keeps one channel.
 fn decode_reader<R: Read + Seek>(
     path: &Path,
     file: &mut R,
     options: &DecodeOptions,
     only_channel: Option<usize>,
 ) -> Result<DecodedAudio, DecodeError> {
-    let layout = read_layout(path, file)?;
-    check_limits(path, &layout, options)?;
-    let duration_ms = frames_to_ms(layout.n_frames, layout.sample_rate);
-
-    file.seek(SeekFrom::Start(layout.data_offset))
-        .map_err(|source| io_error(path, source))?;
-    let mut notes = layout.notes.clone();
     let mut channels: Vec<Vec<f32>> = Vec::new();
     let mut collect = |block: &[&[f32]]| {
         if channels.is_empty() {
@@ -419,7 +431,7 @@ fn decode_reader<R: Read + Seek>(
             channel.extend_from_slice(samples);
         }
     };
-    decode_and_resample(path, file, &layout, only_channel, &mut notes, &mut collect)?;
+    let (layout, notes) = stream_reader(path, file, options, only_channel, &mut collect)?;
     if channels.is_empty() {
         // No output block (an empty data chunk): still one empty vector per kept channel.
         let n_kept = match only_channel {
@@ -434,7 +446,7 @@ fn decode_reader<R: Read + Seek>(
         source_format: layout.encoding.as_str().to_owned(),
         n_source_channels: layout.n_channels,
         channels,
-        duration_ms,
+        duration_ms: frames_to_ms(layout.n_frames, layout.sample_rate),
         notes,
     })
 }
@@ -463,11 +475,6 @@ pub fn stream_file_channel(
     consume: &mut dyn FnMut(&[f32]),
 ) -> Result<StreamedChannel, DecodeError> {
     let mut file = open_file(path)?;
-    let layout = read_layout(path, &mut file)?;
-    check_limits(path, &layout, options)?;
-    file.seek(SeekFrom::Start(layout.data_offset))
-        .map_err(|source| io_error(path, source))?;
-    let mut notes = layout.notes.clone();
     let mut n_samples = 0;
     let mut forward = |block: &[&[f32]]| {
         if let Some(samples) = block.first() {
@@ -475,14 +482,7 @@ pub fn stream_file_channel(
             consume(samples);
         }
     };
-    decode_and_resample(
-        path,
-        &mut file,
-        &layout,
-        Some(channel),
-        &mut notes,
-        &mut forward,
-    )?;
+    let (layout, notes) = stream_reader(path, &mut file, options, Some(channel), &mut forward)?;
     Ok(StreamedChannel {
         source_sample_rate: layout.sample_rate,
         source_format: layout.encoding.as_str().to_owned(),

@@ -152,11 +152,7 @@ impl AudioPath<'_> {
             in_detector += started.elapsed().as_secs_f64();
             vad_seconds += in_detector;
             decode_seconds += pass_started.elapsed().as_secs_f64() - in_detector;
-            let layout = match (n_channels, spec.agent_channel) {
-                (1, _) => Layout::Mono,
-                (_, Some(_)) => Layout::Stereo,
-                (_, None) => Layout::StereoUnassigned,
-            };
+            let layout = layout_of(n_channels, spec.agent_channel);
             let channel = channel_index as u16;
             let speaker = speaker_of(layout, spec.agent_channel, channel);
 
@@ -219,7 +215,8 @@ impl AudioPath<'_> {
                 .into_iter()
                 .zip(&regions)
                 .map(|(measured, region)| {
-                    // A region Whisper never saw (cut off by a shorter second read) is silent.
+                    // Every region is handed over with its window; one in no window would
+                    // read as silence rather than leave a hole in the table.
                     measured.unwrap_or_else(|| measure_samples(&[], region))
                 })
                 .collect();
@@ -249,13 +246,9 @@ impl AudioPath<'_> {
                 break;
             }
         }
-        let (_, duration_ms, source_sample_rate) =
+        let (n_channels, duration_ms, source_sample_rate) =
             file_facts.expect("the loop reads channel 0 before it can end");
-        let layout = match (channels.len(), spec.agent_channel) {
-            (1, _) => Layout::Mono,
-            (_, Some(_)) => Layout::Stereo,
-            (_, None) => Layout::StereoUnassigned,
-        };
+        let layout = layout_of(n_channels, spec.agent_channel);
         stage_seconds.insert("decode".to_string(), decode_seconds);
         stage_seconds.insert("vad".to_string(), vad_seconds);
         stage_seconds.insert("transcribe".to_string(), transcribe_seconds);
@@ -429,6 +422,15 @@ fn io_message(error: &std::io::Error) -> String {
             "permission denied: callqa cannot read this file".to_string()
         }
         _ => format!("cannot read: {error}"),
+    }
+}
+
+/// A recording's layout from its channel count and whether the agent's side is known.
+fn layout_of(n_channels: usize, agent_channel: Option<ChannelSide>) -> Layout {
+    match (n_channels, agent_channel) {
+        (1, _) => Layout::Mono,
+        (_, Some(_)) => Layout::Stereo,
+        (_, None) => Layout::StereoUnassigned,
     }
 }
 

@@ -404,16 +404,18 @@ impl<'model> Worker<'model> {
         if settings.fit_encoder_context {
             params.set_audio_ctx(encoder_context_for(audio.len()));
         }
-        // Beam candidates are the best tokens, not random draws (see `beam`).
-        let top_text_tokens = beam::TopTextTokens {
-            keep: settings.beam_size,
-            n_vocab: usize::try_from(self.transcriber.context.n_vocab()).unwrap_or(0),
-            first_special: usize::try_from(self.transcriber.context.token_eot()).unwrap_or(0),
-        };
         if settings.beam_size > 1 {
-            beam::install(&mut params, &top_text_tokens);
+            // Beam candidates are the best tokens, not random draws (see `beam`).
+            let filter = beam::TopTextTokens {
+                keep: settings.beam_size,
+                n_vocab: usize::try_from(self.transcriber.context.n_vocab()).unwrap_or(0),
+                first_special: usize::try_from(self.transcriber.context.token_eot()).unwrap_or(0),
+            };
+            beam::full_with_best_candidates(&mut self.state, params, audio, filter)
+        } else {
+            self.state.full(params, audio)
         }
-        self.state.full(params, audio).map_err(whisper_error)?;
+        .map_err(whisper_error)?;
 
         let end_of_text = self.transcriber.context.token_eot();
         let mut previous_piece: Option<usize> = None;

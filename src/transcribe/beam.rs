@@ -73,7 +73,8 @@ impl TopTextTokens {
 ///
 /// # Safety
 /// whisper.cpp calls it with `logits` pointing at `n_vocab` floats it owns for the call, and
-/// `user_data` is the pointer to a live [`TopTextTokens`] that [`install`] set.
+/// `user_data` is the pointer to a live [`TopTextTokens`] that [`full_with_best_candidates`]
+/// set.
 pub(super) unsafe extern "C" fn keep_top_text_tokens(
     _context: *mut WhisperSysContext,
     _state: *mut WhisperSysState,
@@ -93,15 +94,21 @@ pub(super) unsafe extern "C" fn keep_top_text_tokens(
     filter.apply(logits);
 }
 
-/// Sets the filter on `params` for one `WhisperState::full` call. `filter` must outlive that
-/// call: whisper.cpp keeps the raw pointer.
-pub(super) fn install(params: &mut whisper_rs::FullParams<'_, '_>, filter: &TopTextTokens) {
-    // SAFETY: the callback matches whisper.cpp's signature and only reads `filter`, which the
-    // caller keeps alive for the duration of `full` (it borrows it across the call).
+/// Runs `state.full` with the filter installed. The filter lives in this frame for the whole
+/// call, so the raw pointer whisper.cpp keeps in `params` never outlives it.
+pub(super) fn full_with_best_candidates(
+    state: &mut whisper_rs::WhisperState,
+    mut params: whisper_rs::FullParams<'_, '_>,
+    audio: &[f32],
+    filter: TopTextTokens,
+) -> Result<(), whisper_rs::WhisperError> {
+    // SAFETY: the callback matches whisper.cpp's signature and only reads `filter`, which
+    // outlives `full` (it is dropped at the end of this function, after `full` returned).
     unsafe {
         params.set_filter_logits_callback(Some(keep_top_text_tokens));
-        params.set_filter_logits_callback_user_data(filter as *const TopTextTokens as *mut c_void);
+        params.set_filter_logits_callback_user_data(&filter as *const TopTextTokens as *mut c_void);
     }
+    state.full(params, audio)
 }
 
 #[cfg(test)]
