@@ -57,14 +57,10 @@ impl TopTextTokens {
             best.insert(at, (logit, id));
             best.truncate(self.keep);
         }
-        let mut kept = vec![false; text.len()];
-        for &(_, id) in &best {
-            kept[id] = true;
-        }
-        for (logit, kept) in text.iter_mut().zip(kept) {
-            if !kept {
-                *logit = f32::NEG_INFINITY;
-            }
+        // Clear every text logit, then put the best back: no per-call table of the vocabulary.
+        text.fill(f32::NEG_INFINITY);
+        for &(logit, id) in &best {
+            text[id] = logit;
         }
     }
 }
