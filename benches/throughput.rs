@@ -46,7 +46,7 @@ use serde::Serialize;
 
 const USAGE: &str = "usage: throughput [--repeat N] [--decoding greedy,beam5] \
 [--systems callqa,whisper-cli,faster-whisper] [--workers N] [--threads N] [--model GGML] [--work DIR] \
-[--callqa-args \"--full-encoder-context …\"] [--corpus fixtures|long]";
+[--callqa-args \"--full-encoder-context …\"] [--corpus fixtures|english|long]";
 
 struct Options {
     repeat: usize,
@@ -57,7 +57,8 @@ struct Options {
     threads: usize,
     model: PathBuf,
     work: PathBuf,
-    /// `fixtures` (the stereo fixture calls) or `long` (see [`long_calls`]).
+    /// `fixtures` (the stereo fixture calls), `english` (see [`english_calls`]) or `long`
+    /// (see [`long_calls`]).
     corpus: String,
     /// More arguments for `callqa run`, to measure other settings (`--full-encoder-context`).
     callqa_args: Vec<String>,
@@ -208,9 +209,13 @@ fn run_sox(arguments: &[&std::ffi::OsStr]) -> Result<()> {
     Ok(())
 }
 
-/// The stereo calls of `fixtures/manifest.csv` that `fixtures/expected.json` describes.
-fn fixture_calls() -> Result<Vec<StereoCall>> {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// The stereo calls of `folder/manifest.csv` that `folder/expected.json` describes (the
+/// format of the fixtures').
+fn described_calls(fixtures: &Path) -> Result<Vec<StereoCall>> {
     let expected: serde_json::Value =
         serde_json::from_slice(&fs_err::read(fixtures.join("expected.json"))?)?;
     let mut reader = csv::Reader::from_path(fixtures.join("manifest.csv"))?;
@@ -260,8 +265,29 @@ fn fixture_calls() -> Result<Vec<StereoCall>> {
             call_id,
         });
     }
-    ensure!(!calls.is_empty(), "no stereo fixture calls found");
+    ensure!(
+        !calls.is_empty(),
+        "no stereo calls described in {}",
+        fixtures.display()
+    );
     Ok(calls)
+}
+
+/// The English corpus of `make_english_corpus.sh` (12 calls, 6.5 minutes, 983 words), made
+/// once into `work/calls`.
+fn english_calls(work: &Path) -> Result<Vec<StereoCall>> {
+    let folder = work.join("calls");
+    if !folder.join("expected.json").is_file() {
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/throughput/make_english_corpus.sh");
+        let status = Command::new("bash")
+            .arg(&script)
+            .arg(&folder)
+            .status()
+            .with_context(|| format!("running {}", script.display()))?;
+        ensure!(status.success(), "{} failed", script.display());
+    }
+    described_calls(&folder)
 }
 
 /// Calls of contact-center length made of the English fixture calls: `n_calls` calls, each the
@@ -270,7 +296,7 @@ fn fixture_calls() -> Result<Vec<StereoCall>> {
 /// two calls of 5.6 minutes. Whisper then gets full 28 s windows, where fitting the encoder
 /// context to short windows saves nothing.
 fn long_calls(work: &Path, n_calls: usize, repeats: usize) -> Result<Vec<StereoCall>> {
-    let english: Vec<StereoCall> = fixture_calls()?
+    let english: Vec<StereoCall> = described_calls(&fixtures_dir())?
         .into_iter()
         .filter(|call| call.language == "en")
         .collect();
@@ -821,9 +847,10 @@ fn main() -> Result<()> {
     let work = options.work.join(&options.corpus);
     fs_err::create_dir_all(&work)?;
     let calls = match options.corpus.as_str() {
-        "fixtures" => fixture_calls()?,
+        "fixtures" => described_calls(&fixtures_dir())?,
+        "english" => english_calls(&work)?,
         "long" => long_calls(&work, 2, 4)?,
-        other => bail!("unknown corpus {other:?} (fixtures, long)"),
+        other => bail!("unknown corpus {other:?} (fixtures, english, long)"),
     };
     let corpus = prepare_corpus(&work, calls)?;
     eprintln!(

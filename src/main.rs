@@ -133,6 +133,14 @@ struct RunArgs {
     /// the packed speech of short windows.
     #[arg(long)]
     full_encoder_context: bool,
+    /// Silence before the first speech region of a Whisper window, ms (for tuning
+    /// experiments; part of the transcript cache key).
+    #[arg(long, hide = true, default_value_t = callqa::transcribe::WINDOW_LEAD_MS)]
+    window_lead_ms: u64,
+    /// Silence between two speech regions packed into one Whisper window, ms (for tuning
+    /// experiments; part of the transcript cache key).
+    #[arg(long, hide = true, default_value_t = callqa::transcribe::PACKING_GAP_MS)]
+    packing_gap_ms: u64,
     /// Process only shard K of N (K/N, 0-based), split by call id.
     #[arg(long, default_value = "0/1")]
     shard: String,
@@ -400,6 +408,8 @@ fn command_run(arguments: RunArgs, quiet: bool) -> anyhow::Result<u8> {
             threads_per_worker: threads,
             beam_size: arguments.beam_size,
             fit_encoder_context: !arguments.full_encoder_context,
+            window_lead_ms: arguments.window_lead_ms,
+            packing_gap_ms: arguments.packing_gap_ms,
             ..AsrSettings::default()
         },
         shard: Shard::parse(&arguments.shard).map_err(anyhow::Error::msg)?,
@@ -448,6 +458,13 @@ fn print_summary(summary: &RunSummary) {
                 .unwrap_or(0.0),
             throughput,
             summary.n_whisper_windows
+        );
+    }
+    if summary.n_tail_passes_refused > 0 {
+        eprintln!(
+            "{} Whisper windows ended without a second pass over their last moments (whisper.cpp \
+             would have aborted or invented text there)",
+            summary.n_tail_passes_refused
         );
     }
     eprintln!(

@@ -36,6 +36,9 @@ pub enum CallProgress {
     Cached,
     Transcribed {
         n_windows: u32,
+        /// Windows whose last moments Whisper was not let decode again (see
+        /// `transcribe::hooks`).
+        n_tail_passes_refused: u32,
     },
     Failed,
 }
@@ -108,6 +111,7 @@ impl AudioPath<'_> {
         let mut channels = Vec::new();
         let mut segments = Vec::new();
         let mut n_windows = 0;
+        let mut n_tail_passes_refused = 0;
         let mut channel_index = 0;
         loop {
             // Pass 1: voice activity.
@@ -221,6 +225,7 @@ impl AudioPath<'_> {
                 })
                 .collect();
             n_windows += channel_text.n_windows;
+            n_tail_passes_refused += channel_text.n_tail_passes_refused;
             for utterance in channel_text.utterances {
                 let region = regions[utterance.region_index];
                 segments.push(Segment {
@@ -268,7 +273,10 @@ impl AudioPath<'_> {
             stage_seconds.clone(),
         ))?;
         Ok(ProcessedCall {
-            progress: CallProgress::Transcribed { n_windows },
+            progress: CallProgress::Transcribed {
+                n_windows,
+                n_tail_passes_refused,
+            },
             audio_ms: transcript.duration_ms,
             stage_seconds,
             decode_notes,

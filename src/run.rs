@@ -115,6 +115,9 @@ pub struct RunSummary {
     pub n_scored: usize,
     pub n_not_scorable: usize,
     pub n_whisper_windows: u64,
+    /// Whisper windows whose last moments were not decoded in a second pass, where whisper.cpp
+    /// would abort or invent text (see `transcribe::hooks`).
+    pub n_tail_passes_refused: u64,
     /// Seconds of call audio processed in this run (cache hits excluded).
     pub audio_seconds_transcribed: f64,
     pub wall_seconds: f64,
@@ -346,9 +349,13 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
         let processed = result.map_err(anyhow::Error::from)?;
         match processed.progress {
             CallProgress::Cached => summary.n_cached += 1,
-            CallProgress::Transcribed { n_windows } => {
+            CallProgress::Transcribed {
+                n_windows,
+                n_tail_passes_refused,
+            } => {
                 summary.n_transcribed += 1;
                 summary.n_whisper_windows += u64::from(n_windows);
+                summary.n_tail_passes_refused += u64::from(n_tail_passes_refused);
                 summary.audio_seconds_transcribed += processed.audio_ms as f64 / 1000.0;
             }
             CallProgress::Failed => {

@@ -20,23 +20,28 @@ use whisper_rs::{
 
 use crate::types::{SegmentQuality, SpeechRegion};
 
-mod beam;
+mod hooks;
 
 /// Longest stretch of packed speech given to Whisper in one call. Whisper's window is 30 s;
 /// the margin keeps the last words away from the window edge, where Whisper tends to drop them.
 pub const WINDOW_MAX_MS: u64 = 28_000;
-/// Pause inserted between packed regions, long enough for Whisper to end a sentence there and
-/// short enough not to invite text over silence.
+/// Default pause inserted between packed regions ([`AsrSettings::packing_gap_ms`]), long
+/// enough for Whisper to end a sentence there and short enough not to invite text over
+/// silence.
 pub const PACKING_GAP_MS: u64 = 800;
-/// Silence before the first region of a window. Whisper drops a word that starts right at
-/// the beginning of its input ("Hi, I want …" came back as "I want …"); a short lead-in keeps
-/// it, as the 400 ms padding of faster-whisper's VAD does. Measured on the fixture calls
-/// (English, greedy): 20 word errors in 198 without, 14 with 300 ms.
+/// Default silence before the first region of a window ([`AsrSettings::window_lead_ms`]).
+/// Whisper drops a word that starts right at the beginning of its input ("Hi, I want …" came
+/// back as "I want …"); a short lead-in keeps it, as the 400 ms padding of faster-whisper's VAD
+/// does. Measured on the fixture calls (English, greedy): 20 word errors in 198 without, 14
+/// with 300 ms. On the benchmark's English corpus (983 words, not used for tuning) 300 ms
+/// lead with an 800 ms gap was also the best of seven combinations of 300–1000 ms lead and
+/// 400–1500 ms gap (17.3 % against 17.6–17.9 %).
 pub const WINDOW_LEAD_MS: u64 = 300;
 const SAMPLES_PER_MS: u64 = 16;
 
 /// Decoding settings. Part of the transcript cache key: changing any of them re-transcribes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AsrSettings {
     /// whisper.cpp threads per worker. Workers × threads must not exceed the cores.
     pub threads_per_worker: usize,
@@ -50,6 +55,10 @@ pub struct AsrSettings {
     /// Shrink the encoder's context to the packed audio of a short window (plus a margin)
     /// instead of always encoding 30 s. Encoder cost is most of Whisper's time on CPU.
     pub fit_encoder_context: bool,
+    /// Silence before the first region of a window, ms ([`WINDOW_LEAD_MS`]).
+    pub window_lead_ms: u64,
+    /// Silence between two packed regions, ms ([`PACKING_GAP_MS`]).
+    pub packing_gap_ms: u64,
 }
 
 impl Default for AsrSettings {
@@ -60,6 +69,8 @@ impl Default for AsrSettings {
             min_confidence: 0.45,
             max_no_speech_probability: 0.6,
             fit_encoder_context: true,
+            window_lead_ms: WINDOW_LEAD_MS,
+            packing_gap_ms: PACKING_GAP_MS,
         }
     }
 }
@@ -71,14 +82,15 @@ impl AsrSettings {
         format!(
             "beam={}{};min_conf={:.3};max_nsp={:.3};fit_ctx={};window={};gap={};lead={};v1",
             self.beam_size,
-            // Beam candidates became the best tokens instead of random draws (`beam`).
-            if self.beam_size > 1 { "top" } else { "" },
+            // Beam candidates became the best tokens instead of random draws, and each beam
+            // window runs on a fresh state (see `hooks` and `Worker::run_window`).
+            if self.beam_size > 1 { "top;fresh" } else { "" },
             self.min_confidence,
             self.max_no_speech_probability,
             self.fit_encoder_context,
             WINDOW_MAX_MS,
-            PACKING_GAP_MS,
-            WINDOW_LEAD_MS
+            self.packing_gap_ms,
+            self.window_lead_ms
         )
     }
 }
@@ -224,6 +236,9 @@ pub struct ChannelText {
     pub n_dropped: u32,
     /// Number of Whisper windows run (each costs one encoder pass).
     pub n_windows: u32,
+    /// Windows whose last moments were not decoded again (see [`hooks`]): a count to watch,
+    /// since each one is a place where whisper.cpp would have aborted or invented text.
+    pub n_tail_passes_refused: u32,
 }
 
 /// One region's place inside a packed window.
@@ -243,31 +258,34 @@ struct Window {
 
 /// Silence to put before the next region of `window`: the lead-in of an empty window, else the
 /// packing pause.
-fn silence_before_next(window: &Window) -> u64 {
+fn silence_before_next(window: &Window, settings: &AsrSettings) -> u64 {
     if window.pieces.is_empty() {
-        WINDOW_LEAD_MS
+        settings.window_lead_ms
     } else {
-        PACKING_GAP_MS
+        settings.packing_gap_ms
     }
 }
 
 /// Groups regions into windows of at most [`WINDOW_MAX_MS`] of packed audio, in order.
 /// A region longer than a window gets one of its own and is cut at the window's end (voice
 /// activity splits long regions well below that, so this only guards the invariant).
-fn pack_regions(regions: &[SpeechRegion]) -> Vec<Window> {
+fn pack_regions(regions: &[SpeechRegion], settings: &AsrSettings) -> Vec<Window> {
     let mut windows = Vec::new();
     let mut current = Window::default();
     for (region_index, region) in regions.iter().enumerate() {
-        let duration_ms = region.duration_ms().min(WINDOW_MAX_MS - WINDOW_LEAD_MS);
+        let duration_ms = region
+            .duration_ms()
+            .min(WINDOW_MAX_MS.saturating_sub(settings.window_lead_ms).max(1));
         if duration_ms == 0 {
             continue;
         }
         if !current.pieces.is_empty()
-            && current.length_ms + silence_before_next(&current) + duration_ms > WINDOW_MAX_MS
+            && current.length_ms + silence_before_next(&current, settings) + duration_ms
+                > WINDOW_MAX_MS
         {
             windows.push(std::mem::take(&mut current));
         }
-        let window_start_ms = current.length_ms + silence_before_next(&current);
+        let window_start_ms = current.length_ms + silence_before_next(&current, settings);
         current.pieces.push(Piece {
             region_index,
             window_start_ms,
@@ -345,7 +363,7 @@ impl<'model> Worker<'model> {
         {
             return Err(TranscribeError::UnknownLanguage(code.to_string()));
         }
-        let windows = pack_regions(regions);
+        let windows = pack_regions(regions, self.transcriber.settings());
         let window_audio = windows
             .first()
             .map_or_else(Vec::new, |window| vec![0.0; window_samples(window)]);
@@ -366,14 +384,13 @@ impl<'model> Worker<'model> {
     }
 
     /// Runs Whisper on one packed window and distributes its tokens over the window's pieces.
-    /// Returns the language Whisper used (detected when none was given).
     fn run_window(
         &mut self,
         audio: &[f32],
         language: Option<&str>,
         pieces: &[Piece],
         accumulators: &mut [RegionAccumulator],
-    ) -> Result<Option<String>, TranscribeError> {
+    ) -> Result<WindowRun, TranscribeError> {
         let settings = self.transcriber.settings();
         let strategy = if settings.beam_size > 1 {
             SamplingStrategy::BeamSearch {
@@ -404,18 +421,29 @@ impl<'model> Worker<'model> {
         if settings.fit_encoder_context {
             params.set_audio_ctx(encoder_context_for(audio.len()));
         }
-        if settings.beam_size > 1 {
-            // Beam candidates are the best tokens, not random draws (see `beam`).
-            let filter = beam::TopTextTokens {
+        let beam_filter = if settings.beam_size > 1 {
+            // whisper.cpp still draws among the kept candidates, and while it reseeds the
+            // random generators of beams 1.. on every call, beam 0's is seeded once when the
+            // state is made. A reused state would make a window's text depend on every window
+            // the worker ran before it: on the order of the batch. A fresh state (2–20 ms,
+            // against 1–3 s for the window) gives the same text for the same audio, always.
+            self.state = self
+                .transcriber
+                .context
+                .create_state()
+                .map_err(whisper_error)?;
+            // Beam candidates are the best tokens, not random draws (see `hooks`).
+            Some(hooks::TopTextTokens {
                 keep: settings.beam_size,
                 n_vocab: usize::try_from(self.transcriber.context.n_vocab()).unwrap_or(0),
                 first_special: usize::try_from(self.transcriber.context.token_eot()).unwrap_or(0),
-            };
-            beam::full_with_best_candidates(&mut self.state, params, audio, filter)
+            })
         } else {
-            self.state.full(params, audio)
-        }
-        .map_err(whisper_error)?;
+            None
+        };
+        // No pass over a window's last moments: one would abort the process (see `hooks`).
+        let tail_pass_refused = hooks::full_with_hooks(&mut self.state, params, audio, beam_filter)
+            .map_err(whisper_error)?;
 
         let end_of_text = self.transcriber.context.token_eot();
         let mut previous_piece: Option<usize> = None;
@@ -469,8 +497,18 @@ impl<'model> Worker<'model> {
             }
         }
         let language_id = self.state.full_lang_id_from_state();
-        Ok(whisper_rs::get_lang_str(language_id).map(str::to_string))
+        Ok(WindowRun {
+            language: whisper_rs::get_lang_str(language_id).map(str::to_string),
+            tail_pass_refused,
+        })
     }
+}
+
+/// What running one window told besides its text.
+struct WindowRun {
+    /// The language Whisper used (detected when none was given).
+    language: Option<String>,
+    tail_pass_refused: bool,
 }
 
 /// Samples a window holds: its packed length at 16 kHz.
@@ -593,11 +631,12 @@ impl ChannelStream<'_, '_> {
             &mut self.accumulators,
         );
         match result {
-            Ok(detected) => {
+            Ok(run) => {
                 if self.channel_text.language.is_none() {
-                    self.channel_text.language = detected;
+                    self.channel_text.language = run.language;
                 }
                 self.channel_text.n_windows += 1;
+                self.channel_text.n_tail_passes_refused += u32::from(run.tail_pass_refused);
             }
             Err(error) => self.error = Some(error),
         }
@@ -891,7 +930,7 @@ mod tests {
             region(12_000, 22_000),
             region(30_000, 40_000),
         ];
-        let windows = pack_regions(&regions);
+        let windows = pack_regions(&regions, &AsrSettings::default());
         assert_eq!(windows.len(), 2);
         assert_eq!(windows[0].pieces.len(), 2);
         assert_eq!(windows[0].pieces[0].window_start_ms, WINDOW_LEAD_MS);
@@ -914,7 +953,7 @@ mod tests {
             region(70_000, 70_000),
             region(80_000, 81_000),
         ];
-        let windows = pack_regions(&regions);
+        let windows = pack_regions(&regions, &AsrSettings::default());
         assert!(
             windows
                 .iter()
