@@ -176,7 +176,7 @@ impl Transcriber {
         let state = self.context.create_state().map_err(whisper_error)?;
         Ok(Worker {
             transcriber: self,
-            state,
+            state: Some(state),
         })
     }
 }
@@ -330,7 +330,8 @@ struct RegionAccumulator {
 
 pub struct Worker<'model> {
     transcriber: &'model Transcriber,
-    state: WhisperState,
+    /// Made when the worker is; remade for every beam-search window (see `run_window`).
+    state: Option<WhisperState>,
 }
 
 impl<'model> Worker<'model> {
@@ -427,11 +428,8 @@ impl<'model> Worker<'model> {
             // state is made. A reused state would make a window's text depend on every window
             // the worker ran before it: on the order of the batch. A fresh state (2–20 ms,
             // against 1–3 s for the window) gives the same text for the same audio, always.
-            self.state = self
-                .transcriber
-                .context
-                .create_state()
-                .map_err(whisper_error)?;
+            // The old state goes first: two at once would raise the worker's peak memory.
+            self.state = None;
             // Beam candidates are the best tokens, not random draws (see `hooks`).
             Some(hooks::TopTextTokens {
                 keep: settings.beam_size,
@@ -441,13 +439,22 @@ impl<'model> Worker<'model> {
         } else {
             None
         };
+        let state = match &mut self.state {
+            Some(state) => state,
+            empty => empty.insert(
+                self.transcriber
+                    .context
+                    .create_state()
+                    .map_err(whisper_error)?,
+            ),
+        };
         // No pass over a window's last moments: one would abort the process (see `hooks`).
-        let tail_pass_refused = hooks::full_with_hooks(&mut self.state, params, audio, beam_filter)
-            .map_err(whisper_error)?;
+        let tail_pass_refused =
+            hooks::full_with_hooks(state, params, audio, beam_filter).map_err(whisper_error)?;
 
         let end_of_text = self.transcriber.context.token_eot();
         let mut previous_piece: Option<usize> = None;
-        for segment in self.state.as_iter() {
+        for segment in state.as_iter() {
             let no_speech_probability = segment.no_speech_probability();
             let segment_start_ms = segment.start_timestamp().max(0) as u64 * 10;
             let segment_end_ms = segment.end_timestamp().max(0) as u64 * 10;
@@ -496,7 +503,7 @@ impl<'model> Worker<'model> {
                     .max(no_speech_probability);
             }
         }
-        let language_id = self.state.full_lang_id_from_state();
+        let language_id = state.full_lang_id_from_state();
         Ok(WindowRun {
             language: whisper_rs::get_lang_str(language_id).map(str::to_string),
             tail_pass_refused,
