@@ -8,7 +8,7 @@
 //!     [--lead MS] [--gap MS] [--padding MS] [--beam N] [--full-context] [--verbose]
 //! ```
 //!
-//! `--verbose` prints the text of every channel with errors: use it on test audio only.
+//! `--verbose` prints every channel's time and text: use it on test audio only.
 
 use std::path::Path;
 
@@ -74,6 +74,7 @@ fn main() -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
                 .join(" ");
             let regions = detect_speech(samples, &vad);
+            let started = std::time::Instant::now();
             let text = worker.transcribe_channel(samples, &regions, Some("en"))?;
             n_windows += text.n_windows;
             n_refused += text.n_tail_passes_refused;
@@ -84,9 +85,10 @@ fn main() -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
                 .join(" ");
             let counts = word_errors(&reference, &hypothesis);
-            if verbose && counts.errors() > 0 {
+            if verbose {
                 println!(
-                    "{call_id} {side}: {} errors | {hypothesis}",
+                    "{call_id} {side}: {:.2} s, {} errors | {hypothesis}",
+                    started.elapsed().as_secs_f64(),
                     counts.errors()
                 );
             }

@@ -82,8 +82,8 @@ impl AsrSettings {
         format!(
             "beam={}{};min_conf={:.3};max_nsp={:.3};fit_ctx={};window={};gap={};lead={};v1",
             self.beam_size,
-            // Beam candidates became the best tokens instead of random draws, and each beam
-            // window runs on a fresh state (see `hooks` and `Worker::run_window`).
+            // Beam candidates became the best tokens instead of random draws, and each channel
+            // starts on a fresh state (see `hooks` and `Worker::channel_stream`).
             if self.beam_size > 1 { "top;fresh" } else { "" },
             self.min_confidence,
             self.max_no_speech_probability,
@@ -330,7 +330,8 @@ struct RegionAccumulator {
 
 pub struct Worker<'model> {
     transcriber: &'model Transcriber,
-    /// Made when the worker is; remade for every beam-search window (see `run_window`).
+    /// Made when the worker is; remade for every channel under beam search (see
+    /// `channel_stream`), and whenever it is missing.
     state: Option<WhisperState>,
 }
 
@@ -363,6 +364,16 @@ impl<'model> Worker<'model> {
             && whisper_rs::get_lang_id(code).is_none()
         {
             return Err(TranscribeError::UnknownLanguage(code.to_string()));
+        }
+        if self.transcriber.settings().beam_size > 1 {
+            // whisper.cpp still draws among the kept beam candidates (see `hooks`), and while
+            // it reseeds the random generators of beams 1.. on every call, beam 0's is seeded
+            // once when the state is made. A state reused from channel to channel would make a
+            // channel's text depend on every channel the worker ran before it: on the order of
+            // the batch. A fresh state per channel (2–20 ms) makes the text depend on the
+            // channel's audio alone. The old state goes first: two at once would raise the
+            // worker's peak memory.
+            self.state = None;
         }
         let windows = pack_regions(regions, self.transcriber.settings());
         let window_audio = windows
@@ -423,13 +434,6 @@ impl<'model> Worker<'model> {
             params.set_audio_ctx(encoder_context_for(audio.len()));
         }
         let beam_filter = if settings.beam_size > 1 {
-            // whisper.cpp still draws among the kept candidates, and while it reseeds the
-            // random generators of beams 1.. on every call, beam 0's is seeded once when the
-            // state is made. A reused state would make a window's text depend on every window
-            // the worker ran before it: on the order of the batch. A fresh state (2–20 ms,
-            // against 1–3 s for the window) gives the same text for the same audio, always.
-            // The old state goes first: two at once would raise the worker's peak memory.
-            self.state = None;
             // Beam candidates are the best tokens, not random draws (see `hooks`).
             Some(hooks::TopTextTokens {
                 keep: settings.beam_size,
