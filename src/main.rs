@@ -135,11 +135,21 @@ struct RunArgs {
     full_encoder_context: bool,
     /// Silence before the first speech region of a Whisper window, ms (for tuning
     /// experiments; part of the transcript cache key).
-    #[arg(long, hide = true, default_value_t = callqa::transcribe::WINDOW_LEAD_MS)]
+    #[arg(
+        long,
+        hide = true,
+        default_value_t = callqa::transcribe::WINDOW_LEAD_MS,
+        value_parser = clap::value_parser!(u64).range(0..=5_000)
+    )]
     window_lead_ms: u64,
     /// Silence between two speech regions packed into one Whisper window, ms (for tuning
     /// experiments; part of the transcript cache key).
-    #[arg(long, hide = true, default_value_t = callqa::transcribe::PACKING_GAP_MS)]
+    #[arg(
+        long,
+        hide = true,
+        default_value_t = callqa::transcribe::PACKING_GAP_MS,
+        value_parser = clap::value_parser!(u64).range(0..=5_000)
+    )]
     packing_gap_ms: u64,
     /// Process only shard K of N (K/N, 0-based), split by call id.
     #[arg(long, default_value = "0/1")]
