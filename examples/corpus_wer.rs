@@ -50,7 +50,7 @@ fn main() -> anyhow::Result<()> {
     let expected: serde_json::Value = serde_json::from_slice(&std::fs::read(expected_path)?)?;
     let folder = expected_path.parent().unwrap_or(Path::new("."));
     let mut total = ErrorCounts::default();
-    let (mut n_windows, mut n_refused) = (0, 0);
+    let (mut n_windows, mut n_refused, mut n_loops) = (0, 0, 0);
     for (call_id, call) in expected.as_object().into_iter().flatten() {
         let agent_side = call["agent_channel"].as_str().unwrap_or("");
         // English stereo calls only: mono calls have no agent side, malformed ones no length.
@@ -78,25 +78,22 @@ fn main() -> anyhow::Result<()> {
             let text = worker.transcribe_channel(samples, &regions, Some("en"))?;
             n_windows += text.n_windows;
             n_refused += text.n_tail_passes_refused;
-            let hypothesis = text
-                .utterances
-                .iter()
-                .map(|utterance| utterance.text.trim())
-                .collect::<Vec<_>>()
-                .join(" ");
+            n_loops += text.n_beam_loops_ended;
+            let hypothesis = text.joined_text();
             let counts = word_errors(&reference, &hypothesis);
             if verbose {
                 println!(
-                    "{call_id} {side}: {:.2} s, {} errors | {hypothesis}",
+                    "{call_id} {side}: {:.2} s, {} errors, {} looping beams ended | {hypothesis}",
                     started.elapsed().as_secs_f64(),
-                    counts.errors()
+                    counts.errors(),
+                    text.n_beam_loops_ended
                 );
             }
             total.add(counts);
         }
     }
     println!(
-        "{} errors in {} words: {:.1} % ({n_windows} windows, {n_refused} tail passes refused)",
+        "{} errors in {} words: {:.1} % ({n_windows} windows, {n_refused} tail passes refused, {n_loops} looping beams ended)",
         total.errors(),
         total.reference_words,
         100.0 * total.rate()

@@ -82,9 +82,14 @@ impl AsrSettings {
         format!(
             "beam={}{};min_conf={:.3};max_nsp={:.3};fit_ctx={};window={};gap={};lead={};v1",
             self.beam_size,
-            // Beam candidates became the best tokens instead of random draws, and each channel
-            // starts on a fresh state (see `hooks` and `Worker::channel_stream`).
-            if self.beam_size > 1 { "top;fresh" } else { "" },
+            // Beam candidates became the best tokens instead of random draws, each channel
+            // starts on a fresh state, and repeating beams end at once (see `hooks` and
+            // `Worker::channel_stream`).
+            if self.beam_size > 1 {
+                "top;fresh;repend"
+            } else {
+                ""
+            },
             self.min_confidence,
             self.max_no_speech_probability,
             self.fit_encoder_context,
@@ -239,6 +244,21 @@ pub struct ChannelText {
     /// Windows whose last moments were not decoded again (see [`hooks`]): a count to watch,
     /// since each one is a place where whisper.cpp would have aborted or invented text.
     pub n_tail_passes_refused: u32,
+    /// Beams ended because they were looping (beam search only; see [`hooks`]). They would
+    /// have been thrown away anyway; the count tells how often Whisper loops on these calls.
+    pub n_beam_loops_ended: u32,
+}
+
+impl ChannelText {
+    /// The channel's utterances, trimmed and joined by spaces: its whole text.
+    pub fn joined_text(&self) -> String {
+        self.utterances
+            .iter()
+            .map(|utterance| utterance.text.trim())
+            .filter(|text| !text.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 /// One region's place inside a packed window.
@@ -425,6 +445,8 @@ impl<'model> Worker<'model> {
         // Temperature fallback makes rare windows 3–7× slower; loops are caught below instead.
         params.set_temperature(0.0);
         params.set_temperature_inc(0.0);
+        // whisper.cpp's default, stated because the beam filter relies on it (see `hooks`).
+        params.set_entropy_thold(hooks::ENTROPY_THRESHOLD);
         params.set_print_special(false);
         params.set_print_progress(false);
         params.set_print_realtime(false);
@@ -434,11 +456,15 @@ impl<'model> Worker<'model> {
             params.set_audio_ctx(encoder_context_for(audio.len()));
         }
         let beam_filter = if settings.beam_size > 1 {
-            // Beam candidates are the best tokens, not random draws (see `hooks`).
-            Some(hooks::TopTextTokens {
+            // Beam candidates are the best tokens, not random draws, and a beam that repeats
+            // itself ends at once (see `hooks`).
+            let context = &self.transcriber.context;
+            Some(hooks::BeamFilter {
                 keep: settings.beam_size,
-                n_vocab: usize::try_from(self.transcriber.context.n_vocab()).unwrap_or(0),
-                first_special: usize::try_from(self.transcriber.context.token_eot()).unwrap_or(0),
+                n_vocab: usize::try_from(context.n_vocab()).unwrap_or(0),
+                end_of_text: usize::try_from(context.token_eot()).unwrap_or(0),
+                timestamp_begin: usize::try_from(context.token_beg()).unwrap_or(0),
+                ..Default::default()
             })
         } else {
             None
@@ -453,7 +479,7 @@ impl<'model> Worker<'model> {
             ),
         };
         // No pass over a window's last moments: one would abort the process (see `hooks`).
-        let tail_pass_refused =
+        let hooks =
             hooks::full_with_hooks(state, params, audio, beam_filter).map_err(whisper_error)?;
 
         let end_of_text = self.transcriber.context.token_eot();
@@ -510,7 +536,7 @@ impl<'model> Worker<'model> {
         let language_id = state.full_lang_id_from_state();
         Ok(WindowRun {
             language: whisper_rs::get_lang_str(language_id).map(str::to_string),
-            tail_pass_refused,
+            hooks,
         })
     }
 }
@@ -519,7 +545,8 @@ impl<'model> Worker<'model> {
 struct WindowRun {
     /// The language Whisper used (detected when none was given).
     language: Option<String>,
-    tail_pass_refused: bool,
+    /// What the tail guard and the beam filter did.
+    hooks: hooks::HookReport,
 }
 
 /// Samples a window holds: its packed length at 16 kHz.
@@ -647,7 +674,8 @@ impl ChannelStream<'_, '_> {
                     self.channel_text.language = run.language;
                 }
                 self.channel_text.n_windows += 1;
-                self.channel_text.n_tail_passes_refused += u32::from(run.tail_pass_refused);
+                self.channel_text.n_tail_passes_refused += u32::from(run.hooks.tail_pass_refused);
+                self.channel_text.n_beam_loops_ended += run.hooks.n_loops_ended;
             }
             Err(error) => self.error = Some(error),
         }

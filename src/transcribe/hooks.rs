@@ -11,7 +11,7 @@
 //! drawn five times over. OpenAI's Whisper and CTranslate2 take the `beam_size` most probable
 //! tokens.
 //!
-//! whisper.cpp offers one hook before the draw: a logits filter. [`TopTextTokens`] keeps the
+//! whisper.cpp offers one hook before the draw: a logits filter. [`BeamFilter`] keeps the
 //! `beam_size` most probable text tokens of each beam and removes the rest, so that whatever
 //! is drawn is one of them. End-of-text and the timestamp tokens are left alone: whisper.cpp's
 //! own timestamp rules, applied after the filter, decide about those, and at least one of them
@@ -20,6 +20,22 @@
 //! The cost: whisper.cpp normalises the probabilities over what is left, so a candidate's
 //! log-probability is raised by minus the log of the kept tokens' share, usually a few
 //! hundredths. Measured on the fixture calls, see README, Throughput.
+//!
+//! ## Looping beams end at once
+//!
+//! whisper.cpp runs every beam until it ends itself, and a beam caught in a loop (`11 1 -`
+//! over and over on a card number read aloud) never does: it runs to the 220-token limit,
+//! and the window's whole search with it, only to be thrown away there (no timestamp, or one
+//! before mid-window) or when the finished beams are ranked (`whisper_sequence_score` fails a
+//! beam whose last 32 tokens have an entropy under `entropy_thold`, 2.4). On the fixture card
+//! number that made the window 2.2 s instead of 0.5 s greedy. OpenAI's Whisper and CTranslate2
+//! stop a search once enough beams have finished; whisper.cpp has no such rule and no hook to
+//! end a beam, so the filter does it: once a beam's last 32 tokens repeat a unit of up to 8
+//! tokens back to back, and ending it there is sure to make whisper.cpp's ranking fail it, the
+//! filter leaves the beam a single token, end-of-text (or first its last timestamp, so that
+//! the ranking sees the loop), and the beam finishes at once
+//! ([`BeamFilter::repetition_end`]). Other beams are untouched, and the ranking is
+//! whisper.cpp's.
 //!
 //! ## No second pass over a window's last moments
 //!
@@ -38,6 +54,7 @@
 
 use std::cell::Cell;
 use std::ffi::{c_int, c_void};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use whisper_rs::{WhisperSysContext, WhisperSysState, WhisperTokenData, whisper_rs_sys};
 
@@ -46,22 +63,108 @@ use whisper_rs::{WhisperSysContext, WhisperSysState, WhisperTokenData, whisper_r
 /// text and leaves callqa to bound its start from the progress report (see [`TailGuard`]).
 pub(super) const MIN_LATER_PASS_MS: i64 = 300;
 
-/// What the filter needs to know; lives on the caller's stack for one `WhisperState::full`.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct TopTextTokens {
+/// Tokens at the end of a finished sequence whose entropy whisper.cpp checks
+/// (`whisper_sequence_score`).
+pub(super) const REPETITION_WINDOW: usize = 32;
+
+/// The longest unit whose back-to-back repetition over [`REPETITION_WINDOW`] tokens is a loop:
+/// four repetitions at least.
+pub(super) const MAX_LOOP_PERIOD: usize = REPETITION_WINDOW / 4;
+
+/// The entropy (in nats) under which whisper.cpp fails a finished sequence; callqa sets
+/// whisper.cpp's `entropy_thold` to it, so that the filter and the ranking agree.
+pub(super) const ENTROPY_THRESHOLD: f32 = 2.4;
+
+/// What the filter needs to know, and what it counts; lives on the caller's stack for one
+/// `WhisperState::full`.
+#[derive(Debug, Default)]
+pub(super) struct BeamFilter {
     /// Text tokens kept per beam (the beam size).
     pub keep: usize,
     /// Logits in the array whisper.cpp hands over (the vocabulary size).
     pub n_vocab: usize,
-    /// Ids below this are text tokens; end-of-text and everything above are left alone.
-    pub first_special: usize,
+    /// The end-of-text token: ids below it are text tokens, it and everything above are
+    /// special.
+    pub end_of_text: usize,
+    /// The first timestamp token (0.00 s); ids above it are later timestamps.
+    pub timestamp_begin: usize,
+    /// Beams ended because they were looping (end-of-text left as their only token).
+    pub n_loops_ended: AtomicU32,
 }
 
-impl TopTextTokens {
+impl BeamFilter {
+    /// Filters one beam's logits, given the tokens it has produced in this pass: ends the beam
+    /// when it is repeating itself, or else keeps its `keep` best text tokens.
+    pub(super) fn apply(&self, history: &[i32], logits: &mut [f32]) {
+        if let Some(only) = self.repetition_end(history) {
+            if only == self.end_of_text {
+                self.n_loops_ended.fetch_add(1, Ordering::Relaxed);
+            }
+            if only < logits.len() {
+                let kept = logits[only];
+                logits.fill(f32::NEG_INFINITY);
+                // Finite whatever the model thought of it: it becomes the only candidate.
+                logits[only] = if kept.is_finite() { kept } else { 0.0 };
+            }
+            return;
+        }
+        self.keep_top_text_tokens(logits);
+    }
+
+    /// The single token to leave a beam that is caught in a loop, `None` for every other beam.
+    ///
+    /// A beam is caught when its last [`REPETITION_WINDOW`] text tokens repeat a unit of at
+    /// most [`MAX_LOOP_PERIOD`] tokens back to back (four times or more). Speech does not do
+    /// that: a 19-digit card number read digit by digit, with a comma after every four, is a
+    /// 24-token run. It is ended only if whisper.cpp is then sure to fail it when ranking: an
+    /// entropy of the [`REPETITION_WINDOW`] tokens ranked under [`ENTROPY_THRESHOLD`], counting
+    /// the token to come as one not seen before (an upper bound).
+    ///
+    /// whisper.cpp keeps a finished beam up to its last timestamp, so what it ranks, and
+    /// therefore the token left, depends on where the beam is:
+    /// - no timestamp yet in this pass: end-of-text, and the ranking sees the whole beam and the
+    ///   end-of-text token;
+    /// - last token a timestamp: end-of-text, and the ranking sees the beam up to there;
+    /// - text after a timestamp: end-of-text would rank only what precedes the loop, so the
+    ///   beam first gets its last timestamp again (whisper.cpp's timestamp rules allow it),
+    ///   which makes the loop part of what is ranked, and end-of-text on the next token.
+    pub(super) fn repetition_end(&self, history: &[i32]) -> Option<usize> {
+        // The first token is the 0.00 s timestamp; only later ones set a beam's position.
+        let is_later_timestamp =
+            |id: i32| usize::try_from(id).is_ok_and(|id| id > self.timestamp_begin);
+        let ends_on_timestamp = history.last().is_some_and(|&id| is_later_timestamp(id));
+        let text = if ends_on_timestamp {
+            &history[..history.len() - 1]
+        } else {
+            history
+        };
+        if !loops(text) {
+            return None;
+        }
+        let n = history.len();
+        let (token, ranked_tail, and_one_new) =
+            match history.iter().rposition(|&id| is_later_timestamp(id)) {
+                None => (
+                    self.end_of_text,
+                    &history[n + 1 - REPETITION_WINDOW..],
+                    true,
+                ),
+                Some(_) if ends_on_timestamp => {
+                    (self.end_of_text, &history[n - REPETITION_WINDOW..], false)
+                }
+                Some(at) => (
+                    usize::try_from(history[at]).ok()?,
+                    &history[n + 1 - REPETITION_WINDOW..],
+                    true,
+                ),
+            };
+        (entropy(ranked_tail, and_one_new) < f64::from(ENTROPY_THRESHOLD)).then_some(token)
+    }
+
     /// Sets every text logit below the `keep` largest to minus infinity. Ties at the threshold
     /// keep the lowest ids, so the result does not depend on anything but the logits.
-    pub(super) fn apply(&self, logits: &mut [f32]) {
-        let n_text = self.first_special.min(logits.len());
+    fn keep_top_text_tokens(&self, logits: &mut [f32]) {
+        let n_text = self.end_of_text.min(logits.len());
         let text = &mut logits[..n_text];
         if self.keep == 0 || text.len() <= self.keep {
             return;
@@ -87,28 +190,75 @@ impl TopTextTokens {
     }
 }
 
-/// whisper.cpp's `whisper_logits_filter_callback`, with a [`TopTextTokens`] as user data.
+/// Whether the last [`REPETITION_WINDOW`] tokens repeat a unit of up to [`MAX_LOOP_PERIOD`]
+/// tokens back to back.
+fn loops(tokens: &[i32]) -> bool {
+    let Some(start) = tokens.len().checked_sub(REPETITION_WINDOW) else {
+        return false;
+    };
+    let tail = &tokens[start..];
+    (1..=MAX_LOOP_PERIOD).any(|period| (period..tail.len()).all(|i| tail[i] == tail[i - period]))
+}
+
+/// The entropy (nats) of the token frequencies in `tokens`, plus one token seen once more when
+/// `and_one_new`, computed as whisper.cpp does (`whisper_sequence_score`).
+fn entropy(tokens: &[i32], and_one_new: bool) -> f64 {
+    let mut counts: Vec<(i32, u32)> = Vec::with_capacity(tokens.len());
+    for &id in tokens {
+        match counts.iter_mut().find(|(seen, _)| *seen == id) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((id, 1)),
+        }
+    }
+    let total = (tokens.len() + usize::from(and_one_new)) as f64;
+    let new = and_one_new.then_some(1);
+    counts
+        .iter()
+        .map(|&(_, count)| count)
+        .chain(new)
+        .map(|count| {
+            let p = f64::from(count) / total;
+            -p * p.ln()
+        })
+        .sum()
+}
+
+/// whisper.cpp's `whisper_logits_filter_callback`, with a [`BeamFilter`] as user data.
 ///
 /// # Safety
-/// whisper.cpp calls it with `logits` pointing at `n_vocab` floats it owns for the call, and
-/// `user_data` is the pointer to a live [`TopTextTokens`] that [`full_with_hooks`] set.
-pub(super) unsafe extern "C" fn keep_top_text_tokens(
+/// whisper.cpp calls it with `logits` pointing at `n_vocab` floats it owns for the call,
+/// `tokens` at the `n_tokens` tokens of the beam's sequence, and `user_data` is the pointer to
+/// a live [`BeamFilter`] that [`full_with_hooks`] set.
+pub(super) unsafe extern "C" fn filter_beam(
     _context: *mut WhisperSysContext,
     _state: *mut WhisperSysState,
-    _tokens: *const WhisperTokenData,
-    _n_tokens: c_int,
+    tokens: *const WhisperTokenData,
+    n_tokens: c_int,
     logits: *mut f32,
     user_data: *mut c_void,
 ) {
     if logits.is_null() || user_data.is_null() {
         return;
     }
-    // SAFETY: see the function's contract; the filter only reads its settings.
-    let filter = unsafe { &*(user_data as *const TopTextTokens) };
+    // SAFETY: see the function's contract; the filter reads its settings and counts
+    // atomically (whisper.cpp may filter several beams at once on `n_threads` threads).
+    let filter = unsafe { &*(user_data as *const BeamFilter) };
     // SAFETY: whisper.cpp's logits buffer for this decoder holds `n_vocab` floats and nothing
     // else touches it during the callback.
     let logits = unsafe { std::slice::from_raw_parts_mut(logits, filter.n_vocab) };
-    filter.apply(logits);
+    let n_tokens = usize::try_from(n_tokens).unwrap_or(0);
+    // Shorter beams cannot be looping yet: no copy of their tokens.
+    let history: Vec<i32> = if tokens.is_null() || n_tokens < REPETITION_WINDOW {
+        Vec::new()
+    } else {
+        // SAFETY: the beam's sequence, `n_tokens` long, which whisper.cpp does not change
+        // during the callback.
+        unsafe { std::slice::from_raw_parts(tokens, n_tokens) }
+            .iter()
+            .map(|token| token.id)
+            .collect()
+    };
+    filter.apply(&history, logits);
 }
 
 /// Where the passes of one `whisper_full` call have got to, in 10 ms frames (whisper.cpp's
@@ -214,33 +364,43 @@ unsafe extern "C" fn refuse_short_tail_passes(
     guard.allows_pass(n_segments, last_segment_end)
 }
 
+/// What the hooks saw during one `whisper_full` call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct HookReport {
+    /// The tail guard refused a pass.
+    pub tail_pass_refused: bool,
+    /// Beams the beam filter ended because they were looping.
+    pub n_loops_ended: u32,
+}
+
 /// Runs `state.full` with the tail guard installed, and with `beam_filter` when searching
-/// with beams. Returns whether the guard refused a pass. The hooks' data live in this frame for the whole call, so the raw pointers
+/// with beams. The hooks' data live in this frame for the whole call, so the raw pointers
 /// whisper.cpp keeps in `params` never outlive them.
 pub(super) fn full_with_hooks(
     state: &mut whisper_rs::WhisperState,
     mut params: whisper_rs::FullParams<'_, '_>,
     audio: &[f32],
-    beam_filter: Option<TopTextTokens>,
-) -> Result<bool, whisper_rs::WhisperError> {
+    beam_filter: Option<BeamFilter>,
+) -> Result<HookReport, whisper_rs::WhisperError> {
     let guard = TailGuard::new(audio.len());
-    // SAFETY: the callbacks match whisper.cpp's signatures; they only read `beam_filter` and
-    // update `guard`'s cells, and both outlive `full` (they are dropped at the end of this
-    // function, after `full` returned).
+    // SAFETY: the callbacks match whisper.cpp's signatures; they only read `beam_filter`'s
+    // settings, update its counter and `guard`'s cells, and both outlive `full` (they are dropped at
+    // the end of this function, after `full` returned).
     unsafe {
         params.set_progress_callback(Some(note_progress));
         params.set_progress_callback_user_data(&guard as *const TailGuard as *mut c_void);
         params.set_start_encoder_callback(Some(refuse_short_tail_passes));
         params.set_start_encoder_callback_user_data(&guard as *const TailGuard as *mut c_void);
         if let Some(filter) = &beam_filter {
-            params.set_filter_logits_callback(Some(keep_top_text_tokens));
-            params.set_filter_logits_callback_user_data(
-                filter as *const TopTextTokens as *mut c_void,
-            );
+            params.set_filter_logits_callback(Some(filter_beam));
+            params.set_filter_logits_callback_user_data(filter as *const BeamFilter as *mut c_void);
         }
     }
     state.full(params, audio)?;
-    Ok(guard.refused.get())
+    Ok(HookReport {
+        tail_pass_refused: guard.refused.get(),
+        n_loops_ended: beam_filter.map_or(0, |filter| filter.n_loops_ended.into_inner()),
+    })
 }
 
 #[cfg(test)]
@@ -282,15 +442,28 @@ mod tests {
         assert!(!guard.allows_pass(1, 500));
     }
 
+    /// A vocabulary of 10 text tokens (0–9), end-of-text 10, timestamps from 11 (0.00 s).
+    fn small_filter(keep: usize) -> BeamFilter {
+        BeamFilter {
+            keep,
+            n_vocab: 20,
+            end_of_text: 10,
+            timestamp_begin: 11,
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn keeps_the_best_text_tokens_and_every_special_token() {
-        let filter = TopTextTokens {
+        let filter = BeamFilter {
             keep: 2,
             n_vocab: 8,
-            first_special: 5,
+            end_of_text: 5,
+            timestamp_begin: 6,
+            ..Default::default()
         };
         let mut logits = [1.0, 5.0, f32::NEG_INFINITY, 3.0, 3.0, -9.0, 0.5, -2.0];
-        filter.apply(&mut logits);
+        filter.apply(&[6, 1, 3], &mut logits);
         let inf = f32::NEG_INFINITY;
         // 5.0 and the first of the two 3.0s stay; ids 5.. are special and untouched.
         assert_eq!(logits, [inf, 5.0, inf, 3.0, inf, -9.0, 0.5, -2.0]);
@@ -298,34 +471,126 @@ mod tests {
 
     #[test]
     fn fewer_finite_text_tokens_than_kept_are_left_as_they_are() {
-        let filter = TopTextTokens {
+        let filter = BeamFilter {
             keep: 5,
             n_vocab: 6,
-            first_special: 4,
+            end_of_text: 4,
+            timestamp_begin: 5,
+            ..Default::default()
         };
         let inf = f32::NEG_INFINITY;
         let mut logits = [inf, 2.0, inf, 1.0, 0.0, 0.0];
-        filter.apply(&mut logits);
+        filter.apply(&[], &mut logits);
         assert_eq!(logits, [inf, 2.0, inf, 1.0, 0.0, 0.0]);
     }
 
     #[test]
+    fn the_entropy_is_whisper_cpps() {
+        // 32 different tokens: ln 32.
+        let distinct: Vec<i32> = (0..32).collect();
+        assert!((entropy(&distinct, false) - 32f64.ln()).abs() < 1e-12);
+        // 31 of one token and a new one: -(31/32) ln(31/32) - (1/32) ln(1/32).
+        let expected = -(31.0 / 32.0) * (31f64 / 32.0).ln() - (1.0 / 32.0) * (1f64 / 32.0).ln();
+        assert!((entropy(&[7; 31], true) - expected).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_looping_beam_without_timestamps_gets_only_end_of_text() {
+        let filter = small_filter(2);
+        // The 0.00 s timestamp, a few words, then "1 2 3" over and over.
+        let mut history = vec![11, 4, 5, 6];
+        history.extend([1, 2, 3].iter().cycle().take(31));
+        // 31 tokens of loop are not yet a loop; 32 are.
+        assert_eq!(filter.repetition_end(&history), None);
+        history.push(2);
+        assert_eq!(filter.repetition_end(&history), Some(10));
+        let mut logits = [0.5f32; 20];
+        filter.apply(&history, &mut logits);
+        assert_eq!(filter.n_loops_ended.load(Ordering::Relaxed), 1);
+        let inf = f32::NEG_INFINITY;
+        let mut expected = [inf; 20];
+        expected[10] = 0.5;
+        assert_eq!(logits, expected);
+    }
+
+    #[test]
+    fn a_looping_beam_after_a_timestamp_gets_that_timestamp_then_end_of_text() {
+        let filter = small_filter(2);
+        // Two words, a segment closed at timestamp 15 and opened again, then a loop.
+        let mut history = vec![11, 4, 5, 15, 15];
+        history.extend([1, 2].iter().cycle().take(32));
+        // Ending now would keep the beam up to its timestamp, where nothing repeats: it gets
+        // the timestamp again first, even if the model gave it no chance at all.
+        assert_eq!(filter.repetition_end(&history), Some(15));
+        let mut logits = [0.0f32; 20];
+        logits[15] = f32::NEG_INFINITY;
+        filter.apply(&history, &mut logits);
+        assert_eq!(logits.iter().filter(|logit| logit.is_finite()).count(), 1);
+        assert_eq!(logits[15], 0.0);
+        // Not ended yet: the timestamp only closes the looping segment.
+        assert_eq!(filter.n_loops_ended.load(Ordering::Relaxed), 0);
+        history.push(15);
+        assert_eq!(filter.repetition_end(&history), Some(10));
+    }
+
+    #[test]
+    fn speech_is_left_to_the_beam_search() {
+        let filter = small_filter(2);
+        // A 19-digit number read one digit per token with a comma (9) after every four, after
+        // a few words: a long repetitive run, but not a loop.
+        let mut number = vec![11, 4, 5, 6, 7, 8, 2, 3, 0, 8];
+        for group in 0..5 {
+            number.extend(std::iter::repeat_n(1, if group < 4 { 4 } else { 3 }));
+            number.push(9);
+        }
+        assert!(number.len() > REPETITION_WINDOW);
+        assert_eq!(filter.repetition_end(&number), None);
+        // A repeated unit of 9 tokens is a phrase said again, not a loop, however often.
+        let phrase: Vec<i32> = std::iter::once(11).chain((0..9).cycle().take(40)).collect();
+        assert_eq!(filter.repetition_end(&phrase), None);
+        let mut logits = [
+            1.0, 5.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+            0.0, 0.0, 0.0,
+        ];
+        filter.apply(&phrase, &mut logits);
+        // Only the top-2 filter acted: two text tokens and the 10 special ones are left.
+        assert_eq!(
+            logits.iter().filter(|logit| logit.is_finite()).count(),
+            2 + 10
+        );
+    }
+
+    #[test]
+    fn a_loop_is_ended_only_where_whisper_cpp_would_fail_it() {
+        // A timestamp pair inside the last 32 tokens keeps a period-8 loop of 8 distinct tokens
+        // from being a loop at all; with the entropy bound a period-8 loop always fails.
+        let filter = small_filter(2);
+        let mut history = vec![11, 4];
+        history.extend((0..8).cycle().take(32));
+        let tail = &history[history.len() + 1 - REPETITION_WINDOW..];
+        assert!(entropy(tail, true) < f64::from(ENTROPY_THRESHOLD));
+        assert_eq!(filter.repetition_end(&history), Some(10));
+    }
+
+    #[test]
     fn the_callback_filters_through_raw_pointers() {
-        let filter = TopTextTokens {
+        let filter = BeamFilter {
             keep: 1,
             n_vocab: 4,
-            first_special: 3,
+            end_of_text: 3,
+            timestamp_begin: 4,
+            ..Default::default()
         };
         let mut logits = [0.1f32, 0.9, 0.5, 7.0];
         // SAFETY: a live logits array of n_vocab floats and a live filter, as whisper.cpp does.
         unsafe {
-            keep_top_text_tokens(
+            filter_beam(
                 std::ptr::null_mut(),
                 std::ptr::null_mut(),
                 std::ptr::null(),
                 0,
                 logits.as_mut_ptr(),
-                &filter as *const TopTextTokens as *mut c_void,
+                &filter as *const BeamFilter as *mut c_void,
             );
         }
         assert_eq!(logits, [f32::NEG_INFINITY, 0.9, f32::NEG_INFINITY, 7.0]);

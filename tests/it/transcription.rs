@@ -20,14 +20,10 @@ pub fn transcribe_channels(path: &Path, language: &str) -> Vec<String> {
         .iter()
         .map(|samples| {
             let regions = detect_speech(samples, &VadConfig::default());
-            let text = worker
+            worker
                 .transcribe_channel(samples, &regions, Some(language))
-                .unwrap();
-            text.utterances
-                .iter()
-                .map(|utterance| utterance.text.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
+                .unwrap()
+                .joined_text()
         })
         .collect()
 }
@@ -134,12 +130,7 @@ fn a_window_whose_tail_pass_aborted_whisper_cpp_is_transcribed() {
         .transcribe_channel(agent, &regions, Some("en"))
         .unwrap();
     assert_eq!(text.n_tail_passes_refused, 1, "{text:?}");
-    let hypothesis = text
-        .utterances
-        .iter()
-        .map(|utterance| utterance.text.as_str())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let hypothesis = text.joined_text();
     let reference = "Good morning, Riverside Books, Kate speaking. That is a famous line. Are you \
         looking for the novel? We have the novel in paperback for nine pounds. I will put a copy \
         aside for you at the front desk. See you then, goodbye.";
@@ -158,26 +149,33 @@ fn a_window_whose_tail_pass_aborted_whisper_cpp_is_transcribed() {
     );
 }
 
+/// The test model with beam search (5 beams).
+fn beam_transcriber() -> Transcriber {
+    let settings = AsrSettings {
+        beam_size: 5,
+        ..AsrSettings::default()
+    };
+    Transcriber::load(&crate::support::model_path(), settings).unwrap()
+}
+
+/// The decoded channels of a fixture call.
+fn fixture_channels(file: &str) -> Vec<Vec<f32>> {
+    decode_file(
+        &crate::support::fixtures().join(file),
+        &DecodeOptions::default(),
+    )
+    .unwrap()
+    .channels
+}
+
 /// Beam search gives a channel the same text whatever the worker transcribed before it: the
 /// order of a batch never changes a transcript. (whisper.cpp seeds the random generator of
 /// the first beam once per state, so a reused state made beam text depend on history.)
 #[test]
 fn beam_search_text_does_not_depend_on_what_the_worker_did_before() {
-    let settings = AsrSettings {
-        beam_size: 5,
-        ..AsrSettings::default()
-    };
-    let transcriber = Transcriber::load(&crate::support::model_path(), settings).unwrap();
-    let channels = |file: &str| {
-        decode_file(
-            &crate::support::fixtures().join(file),
-            &DecodeOptions::default(),
-        )
-        .unwrap()
-        .channels
-    };
-    let first = channels("c03_insult_mulaw.wav");
-    let second = channels("c02_no_greeting_mulaw.wav");
+    let transcriber = beam_transcriber();
+    let first = fixture_channels("c03_insult_mulaw.wav");
+    let second = fixture_channels("c02_no_greeting_mulaw.wav");
     let text_of = |worker: &mut callqa::transcribe::Worker<'_>, samples: &[f32]| {
         let regions = detect_speech(samples, &VadConfig::default());
         worker
@@ -203,4 +201,30 @@ fn beam_search_text_does_not_depend_on_what_the_worker_did_before() {
         .collect();
     assert!(alone.iter().all(|texts| !texts.is_empty()), "{alone:?}");
     assert_eq!(after_other_work, alone);
+}
+
+/// A beam caught in a loop over a card number read aloud ("11 1 - 11 1 - …") is ended as soon
+/// as it is one, instead of running to whisper.cpp's 220-token limit with the whole search
+/// waiting on it, and the text that comes out is the search's best finished beam.
+#[test]
+fn beams_looping_over_a_card_number_are_ended_and_the_text_is_not_a_loop() {
+    let transcriber = beam_transcriber();
+    let channels = fixture_channels("c05_card_number_mulaw_extensible.wav");
+    // The customer's side: "I lost my card, the number is 4111111111111111."
+    let samples = &channels[1];
+    let regions = detect_speech(samples, &VadConfig::default());
+    let mut worker = transcriber.new_worker().unwrap();
+    let text = worker
+        .transcribe_channel(samples, &regions, Some("en"))
+        .unwrap();
+    assert!(text.n_beam_loops_ended >= 1, "{text:?}");
+    let hypothesis = text.joined_text();
+    assert!(
+        hypothesis.to_lowercase().starts_with("i lost my card"),
+        "{hypothesis}"
+    );
+    // The looping beams ran to 220 tokens before; what comes out is one short sentence (when
+    // every beam loops, as with q8_0 weights, the best one's loop is cut afterwards, as it
+    // was before beams were ended).
+    assert!(hypothesis.len() < 80, "{hypothesis}");
 }
