@@ -350,8 +350,7 @@ struct RegionAccumulator {
 
 pub struct Worker<'model> {
     transcriber: &'model Transcriber,
-    /// Made when the worker is; remade for every channel under beam search (see
-    /// `channel_stream`), and whenever it is missing.
+    /// Made when the worker is, and again whenever it is missing.
     state: Option<WhisperState>,
 }
 
@@ -384,16 +383,6 @@ impl<'model> Worker<'model> {
             && whisper_rs::get_lang_id(code).is_none()
         {
             return Err(TranscribeError::UnknownLanguage(code.to_string()));
-        }
-        if self.transcriber.settings().beam_size > 1 {
-            // whisper.cpp still draws among the kept beam candidates (see `hooks`), and while
-            // it reseeds the random generators of beams 1.. on every call, beam 0's is seeded
-            // once when the state is made. A state reused from channel to channel would make a
-            // channel's text depend on every channel the worker ran before it: on the order of
-            // the batch. A fresh state per channel (2–20 ms) makes the text depend on the
-            // channel's audio alone. The old state goes first: two at once would raise the
-            // worker's peak memory.
-            self.state = None;
         }
         let windows = pack_regions(regions, self.transcriber.settings());
         let window_audio = windows
@@ -456,11 +445,9 @@ impl<'model> Worker<'model> {
             params.set_audio_ctx(encoder_context_for(audio.len()));
         }
         let beam_filter = if settings.beam_size > 1 {
-            // Beam candidates are the best tokens, not random draws, and a beam that repeats
-            // itself ends at once (see `hooks`).
+            // A looping beam ends at once (see `hooks`).
             let context = &self.transcriber.context;
             Some(hooks::BeamFilter {
-                keep: settings.beam_size,
                 n_vocab: usize::try_from(context.n_vocab()).unwrap_or(0),
                 end_of_text: usize::try_from(context.token_eot()).unwrap_or(0),
                 timestamp_begin: usize::try_from(context.token_beg()).unwrap_or(0),

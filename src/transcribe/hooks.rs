@@ -1,25 +1,11 @@
-//! The two places where callqa reaches into `whisper_full` through its C callbacks; the only
+//! The places where callqa reaches into `whisper_full` through its C callbacks; the only
 //! `unsafe` code of the crate. [`full_with_hooks`] installs them for one call.
 //!
-//! ## Beam candidates that are the best tokens, not random draws
-//!
-//! whisper.cpp 1.8.3 (and its master as of 2026-08) picks a beam's candidate tokens in
-//! `whisper_sample_token_topk` by drawing `beam_size` times from the whole softmax
-//! distribution (`std::discrete_distribution` over 51 865 tokens); the partial sort it computes
-//! beside that is never used. So "beam search" there explores random continuations: a token
-//! with 2 % probability becomes a candidate about one time in ten, and the best token may be
-//! drawn five times over. OpenAI's Whisper and CTranslate2 take the `beam_size` most probable
-//! tokens.
-//!
-//! whisper.cpp offers one hook before the draw: a logits filter. [`BeamFilter`] keeps the
-//! `beam_size` most probable text tokens of each beam and removes the rest, so that whatever
-//! is drawn is one of them. End-of-text and the timestamp tokens are left alone: whisper.cpp's
-//! own timestamp rules, applied after the filter, decide about those, and at least one of them
-//! always survives, so a beam always has a candidate.
-//!
-//! The cost: whisper.cpp normalises the probabilities over what is left, so a candidate's
-//! log-probability is raised by minus the log of the kept tokens' share, usually a few
-//! hundredths. Measured on the fixture calls, see README, Throughput.
+//! whisper.cpp itself is built with callqa's patch (`whisper-cpp/whisper.cpp.patch`): beam
+//! candidates are the `beam_size` most probable tokens, as in OpenAI's Whisper and
+//! CTranslate2, where whisper.cpp 1.8.3 drew them at random from the whole distribution (a
+//! 2 % token became a candidate one time in ten, and the text depended on the random
+//! generator's history: on the order of a batch).
 //!
 //! ## Looping beams end at once
 //!
@@ -79,8 +65,6 @@ pub(super) const ENTROPY_THRESHOLD: f32 = 2.4;
 /// `WhisperState::full`.
 #[derive(Debug, Default)]
 pub(super) struct BeamFilter {
-    /// Text tokens kept per beam (the beam size).
-    pub keep: usize,
     /// Logits in the array whisper.cpp hands over (the vocabulary size).
     pub n_vocab: usize,
     /// The end-of-text token: ids below it are text tokens, it and everything above are
@@ -94,7 +78,7 @@ pub(super) struct BeamFilter {
 
 impl BeamFilter {
     /// Filters one beam's logits, given the tokens it has produced in this pass: ends the beam
-    /// when it is repeating itself, or else keeps its `keep` best text tokens.
+    /// when it is looping, and leaves every other beam alone.
     pub(super) fn apply(&self, history: &[i32], logits: &mut [f32]) {
         if let Some(only) = self.repetition_end(history) {
             if only == self.end_of_text {
@@ -106,9 +90,7 @@ impl BeamFilter {
                 // Finite whatever the model thought of it: it becomes the only candidate.
                 logits[only] = if kept.is_finite() { kept } else { 0.0 };
             }
-            return;
         }
-        self.keep_top_text_tokens(logits);
     }
 
     /// The single token to leave a beam that is caught in a loop, `None` for every other beam.
@@ -159,34 +141,6 @@ impl BeamFilter {
                 ),
             };
         (entropy(ranked_tail, and_one_new) < f64::from(ENTROPY_THRESHOLD)).then_some(token)
-    }
-
-    /// Sets every text logit below the `keep` largest to minus infinity. Ties at the threshold
-    /// keep the lowest ids, so the result does not depend on anything but the logits.
-    fn keep_top_text_tokens(&self, logits: &mut [f32]) {
-        let n_text = self.end_of_text.min(logits.len());
-        let text = &mut logits[..n_text];
-        if self.keep == 0 || text.len() <= self.keep {
-            return;
-        }
-        // The `keep` largest (value, id) pairs, best first; `keep` is small (the beam size).
-        let mut best: Vec<(f32, usize)> = Vec::with_capacity(self.keep + 1);
-        for (id, &logit) in text.iter().enumerate() {
-            if logit == f32::NEG_INFINITY || logit.is_nan() {
-                continue;
-            }
-            if best.len() == self.keep && logit <= best[self.keep - 1].0 {
-                continue;
-            }
-            let at = best.partition_point(|&(value, _)| value >= logit);
-            best.insert(at, (logit, id));
-            best.truncate(self.keep);
-        }
-        // Clear every text logit, then put the best back: no per-call table of the vocabulary.
-        text.fill(f32::NEG_INFINITY);
-        for &(logit, id) in &best {
-            text[id] = logit;
-        }
     }
 }
 
@@ -443,45 +397,13 @@ mod tests {
     }
 
     /// A vocabulary of 10 text tokens (0–9), end-of-text 10, timestamps from 11 (0.00 s).
-    fn small_filter(keep: usize) -> BeamFilter {
+    fn small_filter() -> BeamFilter {
         BeamFilter {
-            keep,
             n_vocab: 20,
             end_of_text: 10,
             timestamp_begin: 11,
             ..Default::default()
         }
-    }
-
-    #[test]
-    fn keeps_the_best_text_tokens_and_every_special_token() {
-        let filter = BeamFilter {
-            keep: 2,
-            n_vocab: 8,
-            end_of_text: 5,
-            timestamp_begin: 6,
-            ..Default::default()
-        };
-        let mut logits = [1.0, 5.0, f32::NEG_INFINITY, 3.0, 3.0, -9.0, 0.5, -2.0];
-        filter.apply(&[6, 1, 3], &mut logits);
-        let inf = f32::NEG_INFINITY;
-        // 5.0 and the first of the two 3.0s stay; ids 5.. are special and untouched.
-        assert_eq!(logits, [inf, 5.0, inf, 3.0, inf, -9.0, 0.5, -2.0]);
-    }
-
-    #[test]
-    fn fewer_finite_text_tokens_than_kept_are_left_as_they_are() {
-        let filter = BeamFilter {
-            keep: 5,
-            n_vocab: 6,
-            end_of_text: 4,
-            timestamp_begin: 5,
-            ..Default::default()
-        };
-        let inf = f32::NEG_INFINITY;
-        let mut logits = [inf, 2.0, inf, 1.0, 0.0, 0.0];
-        filter.apply(&[], &mut logits);
-        assert_eq!(logits, [inf, 2.0, inf, 1.0, 0.0, 0.0]);
     }
 
     #[test]
@@ -496,7 +418,7 @@ mod tests {
 
     #[test]
     fn a_looping_beam_without_timestamps_gets_only_end_of_text() {
-        let filter = small_filter(2);
+        let filter = small_filter();
         // The 0.00 s timestamp, a few words, then "1 2 3" over and over.
         let mut history = vec![11, 4, 5, 6];
         history.extend([1, 2, 3].iter().cycle().take(31));
@@ -515,7 +437,7 @@ mod tests {
 
     #[test]
     fn a_looping_beam_after_a_timestamp_gets_that_timestamp_then_end_of_text() {
-        let filter = small_filter(2);
+        let filter = small_filter();
         // Two words, a segment closed at timestamp 15 and opened again, then a loop.
         let mut history = vec![11, 4, 5, 15, 15];
         history.extend([1, 2].iter().cycle().take(32));
@@ -535,7 +457,7 @@ mod tests {
 
     #[test]
     fn speech_is_left_to_the_beam_search() {
-        let filter = small_filter(2);
+        let filter = small_filter();
         // A 19-digit number read one digit per token with a comma (9) after every four, after
         // a few words: a long repetitive run, but not a loop.
         let mut number = vec![11, 4, 5, 6, 7, 8, 2, 3, 0, 8];
@@ -552,19 +474,16 @@ mod tests {
             1.0, 5.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0,
             0.0, 0.0, 0.0,
         ];
+        let before = logits;
         filter.apply(&phrase, &mut logits);
-        // Only the top-2 filter acted: two text tokens and the 10 special ones are left.
-        assert_eq!(
-            logits.iter().filter(|logit| logit.is_finite()).count(),
-            2 + 10
-        );
+        assert_eq!(logits, before);
     }
 
     #[test]
     fn a_loop_is_ended_only_where_whisper_cpp_would_fail_it() {
         // A timestamp pair inside the last 32 tokens keeps a period-8 loop of 8 distinct tokens
         // from being a loop at all; with the entropy bound a period-8 loop always fails.
-        let filter = small_filter(2);
+        let filter = small_filter();
         let mut history = vec![11, 4];
         history.extend((0..8).cycle().take(32));
         let tail = &history[history.len() + 1 - REPETITION_WINDOW..];
@@ -573,26 +492,37 @@ mod tests {
     }
 
     #[test]
-    fn the_callback_filters_through_raw_pointers() {
-        let filter = BeamFilter {
-            keep: 1,
-            n_vocab: 4,
-            end_of_text: 3,
-            timestamp_begin: 4,
-            ..Default::default()
+    fn the_callback_ends_a_looping_beam_through_raw_pointers() {
+        let filter = small_filter();
+        let token = |id: i32| WhisperTokenData {
+            id,
+            tid: 0,
+            p: 0.5,
+            plog: -0.7,
+            pt: 0.0,
+            ptsum: 0.0,
+            t0: -1,
+            t1: -1,
+            t_dtw: -1,
+            vlen: 0.0,
         };
-        let mut logits = [0.1f32, 0.9, 0.5, 7.0];
-        // SAFETY: a live logits array of n_vocab floats and a live filter, as whisper.cpp does.
+        let mut tokens = vec![token(11)];
+        tokens.extend((0..40).map(|i| token(i % 2)));
+        let mut logits = [0.25f32; 20];
+        // SAFETY: live tokens, a logits array of n_vocab floats and a live filter, as
+        // whisper.cpp hands them over.
         unsafe {
             filter_beam(
                 std::ptr::null_mut(),
                 std::ptr::null_mut(),
-                std::ptr::null(),
-                0,
+                tokens.as_ptr(),
+                tokens.len() as c_int,
                 logits.as_mut_ptr(),
                 &filter as *const BeamFilter as *mut c_void,
             );
         }
-        assert_eq!(logits, [f32::NEG_INFINITY, 0.9, f32::NEG_INFINITY, 7.0]);
+        let finite: Vec<usize> = (0..20).filter(|&id| logits[id].is_finite()).collect();
+        assert_eq!(finite, [10]);
+        assert_eq!(filter.n_loops_ended.load(Ordering::Relaxed), 1);
     }
 }
