@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs everything callqa needs on a fresh Debian machine, skipping what is already there:
-# the C toolchain pieces whisper.cpp builds with (cmake, libclang for bindgen), audio tools for
+# the C toolchain pieces whisper.cpp builds with (cmake, libclang for bindgen, patch for
+# callqa's changes to whisper.cpp, see whisper-cpp/callqa.cmake), audio tools for
 # the fixtures, the LibriVox test recordings, GNU time (the operations tests measure callqa's
 # peak memory with it), and the Whisper base model (converted to ggml).
 # Idempotent: a second run does nothing but check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake libclang-dev espeak-ng sox pocketsphinx-testdata time)
+packages=(cmake libclang-dev patch espeak-ng sox pocketsphinx-testdata time)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
