@@ -204,10 +204,7 @@ pub enum DatasetError {
 }
 
 fn utc_datetime() -> DataType {
-    DataType::Datetime(
-        TimeUnit::Milliseconds,
-        Some(PlSmallStr::from_static("UTC").into()),
-    )
+    DataType::Datetime(TimeUnit::Milliseconds, Some(PlSmallStr::from_static("UTC")))
 }
 
 /// One column of a frame under construction; keeps the `Column::new` noise in one place.

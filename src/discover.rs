@@ -139,7 +139,7 @@ fn scan_folder(folder: &Path, options: &DiscoverOptions) -> Result<Discovery, Di
     while let Some(directory) = pending.pop() {
         let entries = fs_err::read_dir(&directory).map_err(|error| DiscoverError::Io {
             path: directory.clone(),
-            source: error.into(),
+            source: error,
         })?;
         let mut paths: Vec<PathBuf> = entries
             .filter_map(|entry| entry.ok().map(|entry| entry.path()))
@@ -320,7 +320,7 @@ fn read_manifest(manifest: &Path, options: &DiscoverOptions) -> Result<Discovery
     };
     let file = fs_err::File::open(manifest).map_err(|error| DiscoverError::Io {
         path: manifest.to_path_buf(),
-        source: error.into(),
+        source: error,
     })?;
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)

@@ -360,7 +360,7 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
             }
             CallProgress::Failed => {
                 summary.n_failed += 1;
-                if let Some(record) = store.load_record(&call_id).map_err(anyhow::Error::from)?
+                if let Some(record) = store.load_record(call_id).map_err(anyhow::Error::from)?
                     && let Outcome::Failed(failure) = record.outcome
                 {
                     summary

@@ -136,7 +136,7 @@ pub fn remove_temporaries(
 /// power loss cannot leave an empty file under the final name.
 pub fn write_atomically(path: &Path, contents: &[u8], private: bool) -> Result<(), StoreError> {
     let folder = path.parent().unwrap_or(Path::new("."));
-    fs_err::create_dir_all(folder).map_err(|error| io_error(folder)(error.into()))?;
+    fs_err::create_dir_all(folder).map_err(|error| io_error(folder)(error))?;
     let mut temporary = tempfile::Builder::new()
         .prefix(&temporary_prefix(path))
         .tempfile_in(folder)

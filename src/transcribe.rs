@@ -326,10 +326,8 @@ fn piece_at(pieces: &[Piece], window_ms: u64) -> usize {
     for (piece_index, piece) in pieces.iter().enumerate() {
         let distance = if window_ms < piece.window_start_ms {
             piece.window_start_ms - window_ms
-        } else if window_ms > piece.window_end_ms {
-            window_ms - piece.window_end_ms
         } else {
-            0
+            window_ms.saturating_sub(piece.window_end_ms)
         };
         if distance < best_distance {
             best_distance = distance;

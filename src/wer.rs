@@ -86,7 +86,7 @@ fn number_words(number: u64) -> Option<String> {
         let rest = number % 100;
         if rest >= 20 {
             words.push(TENS[(rest / 10) as usize]);
-            if rest % 10 != 0 {
+            if !rest.is_multiple_of(10) {
                 words.push(ONES[(rest % 10) as usize]);
             }
         } else if rest > 0 || number == 0 {
@@ -100,7 +100,7 @@ fn number_words(number: u64) -> Option<String> {
     if number >= 1000 {
         below_thousand(number / 1000, &mut words);
         words.push("thousand");
-        if number % 1000 != 0 {
+        if !number.is_multiple_of(1000) {
             below_thousand(number % 1000, &mut words);
         }
     } else {

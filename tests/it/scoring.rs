@@ -178,7 +178,7 @@ fn polite_agent_ranks_above_rude_agent() {
         let scorable = rows.column("scorable").unwrap().u32().unwrap();
         let (sum, count) = means
             .into_iter()
-            .zip(scorable.into_iter())
+            .zip(scorable)
             .filter_map(|(mean, count)| Some((mean? * f64::from(count?), f64::from(count?))))
             .fold((0.0, 0.0), |(sum, total), (value, count)| {
                 (sum + value, total + count)
