@@ -477,6 +477,13 @@ fn print_summary(summary: &RunSummary) {
             summary.n_tail_passes_refused
         );
     }
+    if summary.n_beam_loops_ended > 0 {
+        eprintln!(
+            "{} beams ended early because Whisper was repeating itself in them (the search went \
+             on with the others)",
+            summary.n_beam_loops_ended
+        );
+    }
     eprintln!(
         "dataset: {} calls ({} scored, {} not scorable, {} failed, {} flagged), {} segments, {} findings",
         dataset.n_calls,

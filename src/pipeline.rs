@@ -39,6 +39,9 @@ pub enum CallProgress {
         /// Windows whose last moments Whisper was not let decode again (see
         /// `transcribe::hooks`).
         n_tail_passes_refused: u32,
+        /// Beams ended because they were looping (beam search only; see
+        /// `transcribe::hooks`).
+        n_beam_loops_ended: u32,
     },
     Failed,
 }
@@ -112,6 +115,7 @@ impl AudioPath<'_> {
         let mut segments = Vec::new();
         let mut n_windows = 0;
         let mut n_tail_passes_refused = 0;
+        let mut n_beam_loops_ended = 0;
         let mut channel_index = 0;
         loop {
             // Pass 1: voice activity.
@@ -226,6 +230,7 @@ impl AudioPath<'_> {
                 .collect();
             n_windows += channel_text.n_windows;
             n_tail_passes_refused += channel_text.n_tail_passes_refused;
+            n_beam_loops_ended += channel_text.n_beam_loops_ended;
             for utterance in channel_text.utterances {
                 let region = regions[utterance.region_index];
                 segments.push(Segment {
@@ -276,6 +281,7 @@ impl AudioPath<'_> {
             progress: CallProgress::Transcribed {
                 n_windows,
                 n_tail_passes_refused,
+                n_beam_loops_ended,
             },
             audio_ms: transcript.duration_ms,
             stage_seconds,

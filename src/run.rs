@@ -118,6 +118,10 @@ pub struct RunSummary {
     /// Whisper windows whose last moments were not decoded in a second pass, where whisper.cpp
     /// would abort or invent text (see `transcribe::hooks`).
     pub n_tail_passes_refused: u64,
+    /// Beam search only: beams ended because they were looping, where whisper.cpp would have
+    /// run them to its token limit and thrown them away (see `transcribe::hooks`). A count of
+    /// how often Whisper loops on these calls.
+    pub n_beam_loops_ended: u64,
     /// Seconds of call audio processed in this run (cache hits excluded).
     pub audio_seconds_transcribed: f64,
     pub wall_seconds: f64,
@@ -352,10 +356,12 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
             CallProgress::Transcribed {
                 n_windows,
                 n_tail_passes_refused,
+                n_beam_loops_ended,
             } => {
                 summary.n_transcribed += 1;
                 summary.n_whisper_windows += u64::from(n_windows);
                 summary.n_tail_passes_refused += u64::from(n_tail_passes_refused);
+                summary.n_beam_loops_ended += u64::from(n_beam_loops_ended);
                 summary.audio_seconds_transcribed += processed.audio_ms as f64 / 1000.0;
             }
             CallProgress::Failed => {

@@ -342,3 +342,45 @@ fn shards_together_equal_the_whole() {
         );
     }
 }
+
+/// With beam search, the run summary counts the beams ended because Whisper was looping in
+/// them (the card number of c05 makes one), and says so at the end of the run.
+#[test]
+fn a_beam_search_run_counts_the_looping_beams_it_ended() {
+    let folder = tempfile::tempdir().unwrap();
+    let manifest = folder.path().join("manifest.csv");
+    let fixture_rows = std::fs::read_to_string(fixtures().join("manifest.csv")).unwrap();
+    let header = fixture_rows.lines().next().unwrap();
+    let row = fixture_rows
+        .lines()
+        .find(|line| line.starts_with("c05_card_number,"))
+        .unwrap()
+        .replace(
+            "c05_card_number_mulaw_extensible.wav",
+            fixtures()
+                .join("c05_card_number_mulaw_extensible.wav")
+                .to_str()
+                .unwrap(),
+        );
+    std::fs::write(&manifest, format!("{header}\n{row}\n")).unwrap();
+    let out = folder.path().join("out");
+    let output = callqa(&[
+        "run",
+        manifest.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--beam-size",
+        "5",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let summary = latest_run_manifest(&out);
+    assert!(
+        summary["n_beam_loops_ended"].as_u64().unwrap_or(0) >= 1,
+        "{summary:#}"
+    );
+    assert!(
+        stderr_of(&output).contains("beams ended early because Whisper was repeating itself"),
+        "{}",
+        stderr_of(&output)
+    );
+}
