@@ -8,6 +8,10 @@
 # whisper-rs-sys is pinned by Cargo.lock, so the patch meets the source it was made for; if it
 # ever does not apply, the build stops here and says so.
 
+if(CMAKE_VERSION VERSION_LESS 3.19)
+  message(FATAL_ERROR "callqa: building whisper.cpp with callqa's patch needs CMake 3.19 or later (cmake_language DEFER); found ${CMAKE_VERSION}")
+endif()
+
 get_property(callqa_patch_scheduled GLOBAL PROPERTY CALLQA_WHISPER_PATCH_SCHEDULED)
 if(NOT callqa_patch_scheduled)
   set_property(GLOBAL PROPERTY CALLQA_WHISPER_PATCH_SCHEDULED TRUE)
