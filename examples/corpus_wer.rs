@@ -50,7 +50,7 @@ fn main() -> anyhow::Result<()> {
     let expected: serde_json::Value = serde_json::from_slice(&std::fs::read(expected_path)?)?;
     let folder = expected_path.parent().unwrap_or(Path::new("."));
     let mut total = ErrorCounts::default();
-    let (mut n_windows, mut n_refused, mut n_loops) = (0, 0, 0);
+    let mut whisper = callqa::transcribe::WhisperCounts::default();
     for (call_id, call) in expected.as_object().into_iter().flatten() {
         let agent_side = call["agent_channel"].as_str().unwrap_or("");
         // English stereo calls only: mono calls have no agent side, malformed ones no length.
@@ -76,9 +76,7 @@ fn main() -> anyhow::Result<()> {
             let regions = detect_speech(samples, &vad);
             let started = std::time::Instant::now();
             let text = worker.transcribe_channel(samples, &regions, Some("en"))?;
-            n_windows += text.n_windows;
-            n_refused += text.n_tail_passes_refused;
-            n_loops += text.n_beam_loops_ended;
+            whisper += text.whisper;
             let hypothesis = text.joined_text();
             let counts = word_errors(&reference, &hypothesis);
             if verbose {
@@ -86,17 +84,20 @@ fn main() -> anyhow::Result<()> {
                     "{call_id} {side}: {:.2} s, {} errors, {} looping beams ended | {hypothesis}",
                     started.elapsed().as_secs_f64(),
                     counts.errors(),
-                    text.n_beam_loops_ended
+                    text.whisper.n_beam_loops_ended
                 );
             }
             total.add(counts);
         }
     }
     println!(
-        "{} errors in {} words: {:.1} % ({n_windows} windows, {n_refused} tail passes refused, {n_loops} looping beams ended)",
+        "{} errors in {} words: {:.1} % ({} windows, {} tail passes refused, {} looping beams ended)",
         total.errors(),
         total.reference_words,
-        100.0 * total.rate()
+        100.0 * total.rate(),
+        whisper.n_windows,
+        whisper.n_tail_passes_refused,
+        whisper.n_beam_loops_ended
     );
     Ok(())
 }

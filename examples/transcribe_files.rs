@@ -19,7 +19,7 @@ fn main() {
             let text = w.transcribe_channel(ch, &regions, Some(&args[2])).unwrap();
             println!(
                 "{f} ch{ci} windows={} dropped={}",
-                text.n_windows, text.n_dropped
+                text.whisper.n_windows, text.n_dropped
             );
             for u in &text.utterances {
                 let r = regions[u.region_index];

@@ -13,7 +13,7 @@ use chrono::Utc;
 
 use crate::decode::{DecodeOptions, stream_file_channel};
 use crate::store::{CallRecord, Failure, Outcome, Store, StoreError, file_sha256};
-use crate::transcribe::Worker;
+use crate::transcribe::{WhisperCounts, Worker};
 use crate::types::{
     CallSpec, CallTranscript, ChannelSide, ChannelTranscript, Layout, RegionAcoustics, Segment,
     Speaker,
@@ -34,15 +34,8 @@ pub struct AudioPath<'a> {
 pub enum CallProgress {
     /// The transcript was already in the cache: no decoding, no Whisper.
     Cached,
-    Transcribed {
-        n_windows: u32,
-        /// Windows whose last moments Whisper was not let decode again (see
-        /// `transcribe::hooks`).
-        n_tail_passes_refused: u32,
-        /// Beams ended because they were looping (beam search only; see
-        /// `transcribe::hooks`).
-        n_beam_loops_ended: u32,
-    },
+    /// Transcribed now; Whisper's work over all its channels.
+    Transcribed(WhisperCounts),
     Failed,
 }
 
@@ -113,9 +106,7 @@ impl AudioPath<'_> {
         let mut file_facts: Option<(usize, u64, u32)> = None;
         let mut channels = Vec::new();
         let mut segments = Vec::new();
-        let mut n_windows = 0;
-        let mut n_tail_passes_refused = 0;
-        let mut n_beam_loops_ended = 0;
+        let mut whisper = WhisperCounts::default();
         let mut channel_index = 0;
         loop {
             // Pass 1: voice activity.
@@ -228,9 +219,7 @@ impl AudioPath<'_> {
                     measured.unwrap_or_else(|| measure_samples(&[], region))
                 })
                 .collect();
-            n_windows += channel_text.n_windows;
-            n_tail_passes_refused += channel_text.n_tail_passes_refused;
-            n_beam_loops_ended += channel_text.n_beam_loops_ended;
+            whisper += channel_text.whisper;
             for utterance in channel_text.utterances {
                 let region = regions[utterance.region_index];
                 segments.push(Segment {
@@ -278,11 +267,7 @@ impl AudioPath<'_> {
             stage_seconds.clone(),
         ))?;
         Ok(ProcessedCall {
-            progress: CallProgress::Transcribed {
-                n_windows,
-                n_tail_passes_refused,
-                n_beam_loops_ended,
-            },
+            progress: CallProgress::Transcribed(whisper),
             audio_ms: transcript.duration_ms,
             stage_seconds,
             decode_notes,

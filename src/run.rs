@@ -353,15 +353,11 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
         let processed = result.map_err(anyhow::Error::from)?;
         match processed.progress {
             CallProgress::Cached => summary.n_cached += 1,
-            CallProgress::Transcribed {
-                n_windows,
-                n_tail_passes_refused,
-                n_beam_loops_ended,
-            } => {
+            CallProgress::Transcribed(whisper) => {
                 summary.n_transcribed += 1;
-                summary.n_whisper_windows += u64::from(n_windows);
-                summary.n_tail_passes_refused += u64::from(n_tail_passes_refused);
-                summary.n_beam_loops_ended += u64::from(n_beam_loops_ended);
+                summary.n_whisper_windows += u64::from(whisper.n_windows);
+                summary.n_tail_passes_refused += u64::from(whisper.n_tail_passes_refused);
+                summary.n_beam_loops_ended += u64::from(whisper.n_beam_loops_ended);
                 summary.audio_seconds_transcribed += processed.audio_ms as f64 / 1000.0;
             }
             CallProgress::Failed => {

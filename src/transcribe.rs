@@ -239,7 +239,14 @@ pub struct ChannelText {
     pub language: Option<String>,
     pub utterances: Vec<RegionText>,
     pub n_dropped: u32,
-    /// Number of Whisper windows run (each costs one encoder pass).
+    /// What Whisper's runs over the channel amounted to besides text.
+    pub whisper: WhisperCounts,
+}
+
+/// Counts of Whisper's work over a channel, a call or a run; they add up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WhisperCounts {
+    /// Whisper windows run (each costs one encoder pass).
     pub n_windows: u32,
     /// Windows whose last moments were not decoded again (see [`hooks`]): a count to watch,
     /// since each one is a place where whisper.cpp would have aborted or invented text.
@@ -247,6 +254,14 @@ pub struct ChannelText {
     /// Beams ended because they were looping (beam search only; see [`hooks`]). They would
     /// have been thrown away anyway; the count tells how often Whisper loops on these calls.
     pub n_beam_loops_ended: u32,
+}
+
+impl std::ops::AddAssign for WhisperCounts {
+    fn add_assign(&mut self, other: WhisperCounts) {
+        self.n_windows += other.n_windows;
+        self.n_tail_passes_refused += other.n_tail_passes_refused;
+        self.n_beam_loops_ended += other.n_beam_loops_ended;
+    }
 }
 
 impl ChannelText {
@@ -658,9 +673,11 @@ impl ChannelStream<'_, '_> {
                 if self.channel_text.language.is_none() {
                     self.channel_text.language = run.language;
                 }
-                self.channel_text.n_windows += 1;
-                self.channel_text.n_tail_passes_refused += u32::from(run.hooks.tail_pass_refused);
-                self.channel_text.n_beam_loops_ended += run.hooks.n_loops_ended;
+                self.channel_text.whisper += WhisperCounts {
+                    n_windows: 1,
+                    n_tail_passes_refused: u32::from(run.hooks.tail_pass_refused),
+                    n_beam_loops_ended: run.hooks.n_loops_ended,
+                };
             }
             Err(error) => self.error = Some(error),
         }

@@ -82,7 +82,7 @@ fn silence_and_noise_produce_no_text() {
             .transcribe_channel(&samples, &regions, Some("en"))
             .unwrap();
         assert!(text.utterances.is_empty(), "{name}: {:?}", text.utterances);
-        assert_eq!(text.n_windows, 0, "{name} reached Whisper");
+        assert_eq!(text.whisper.n_windows, 0, "{name} reached Whisper");
     }
 }
 
@@ -129,7 +129,7 @@ fn a_window_whose_tail_pass_aborted_whisper_cpp_is_transcribed() {
     let text = worker
         .transcribe_channel(agent, &regions, Some("en"))
         .unwrap();
-    assert_eq!(text.n_tail_passes_refused, 1, "{text:?}");
+    assert_eq!(text.whisper.n_tail_passes_refused, 1, "{text:?}");
     let hypothesis = text.joined_text();
     let reference = "Good morning, Riverside Books, Kate speaking. That is a famous line. Are you \
         looking for the novel? We have the novel in paperback for nine pounds. I will put a copy \
@@ -217,7 +217,7 @@ fn beams_looping_over_a_card_number_are_ended_and_the_text_is_not_a_loop() {
     let text = worker
         .transcribe_channel(samples, &regions, Some("en"))
         .unwrap();
-    assert!(text.n_beam_loops_ended >= 1, "{text:?}");
+    assert!(text.whisper.n_beam_loops_ended >= 1, "{text:?}");
     let hypothesis = text.joined_text();
     assert!(
         hypothesis.to_lowercase().starts_with("union bank"),
