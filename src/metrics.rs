@@ -23,8 +23,10 @@
 //!   without it the metric is absent.
 //! - `agent_talk_ms`, `customer_talk_ms`: the union of that speaker's speech regions;
 //!   `agent_talk_ratio` = agent / (agent + customer).
-//! - Silence is a gap where no channel has speech, from the call start to the last speech
-//!   (trailing silence after the last word is the call winding down, not dead air).
+//! - Silence is a gap where no channel has speech, between the first speech and the last.
+//!   The stretch before the first word is the call not yet begun (ringing, a queue, a
+//!   prompt): the answer delay judges it, so a late answer is charged once, not also as dead
+//!   air or a hold. Trailing silence after the last word is the call winding down.
 //!   `longest_silence_ms` is the longest gap of any kind, announced holds included.
 //! - A gap is a **hold** when the agent announced it (a hold phrase in an agent segment that
 //!   ends at most `hold_announcement_window_ms` before the gap) or when it lasts at least
@@ -408,7 +410,7 @@ fn measure_talk_time(
 struct Gap {
     start_ms: u64,
     end_ms: u64,
-    /// The speaker whose speech ended the stretch before the gap; `None` before the first word.
+    /// The speaker whose speech ended the stretch before the gap, where one channel's did.
     after: Option<Speaker>,
 }
 
@@ -438,14 +440,11 @@ fn measure_silence(
             })
             .map(|(_, channel)| channel.speaker)
     };
+    // The stretch before the first word is not a gap: the call has not begun yet (ringing, a
+    // queue, a recorded prompt), and the agent's part of it is the answer delay's to judge.
+    // Counting it here too would charge one late answer twice, or three times when it lasts
+    // long enough to pass for an unannounced hold.
     let mut gaps = Vec::with_capacity(all_speech.len());
-    if all_speech[0].start_ms > 0 {
-        gaps.push(Gap {
-            start_ms: 0,
-            end_ms: all_speech[0].start_ms,
-            after: None,
-        });
-    }
     for pair in all_speech.windows(2) {
         gaps.push(Gap {
             start_ms: pair[0].end_ms,
@@ -483,8 +482,7 @@ fn measure_silence(
             continue;
         }
         let context = match gap.after {
-            None => "at the start of the call".to_owned(),
-            Some(Speaker::Unknown) => "after speech".to_owned(),
+            None | Some(Speaker::Unknown) => "after speech".to_owned(),
             Some(speaker) => format!("after the {speaker} spoke"),
         };
         let is_long = duration_ms >= options.hold_min_ms;
@@ -1103,7 +1101,9 @@ mod tests {
         assert_eq!(measured.metric_spans["longest_silence_ms"], (6_000, 20_000));
         assert_eq!(measured.metrics["n_dead_air"], 1.0);
         let silences = events_of(&measured, EVENT_SILENCE);
-        assert_eq!(silences.len(), 2, "{silences:?}"); // leading 1 s and 14 s
+        // The 14 s gap; the second before the first word is not one.
+        assert_eq!(silences.len(), 1, "{silences:?}");
+        assert_eq!((silences[0].start_ms, silences[0].end_ms), (6_000, 20_000));
         assert!(
             silences
                 .iter()
@@ -1268,6 +1268,47 @@ mod tests {
         let marker = events_of(&with_metadata, EVENT_FIRST_AGENT_WORD);
         assert_eq!(marker.len(), 1);
         assert_eq!(marker[0].start_ms, 6_000);
+    }
+
+    #[test]
+    fn a_late_answer_is_charged_once_as_answer_delay() {
+        // 12 s of ringing before the agent speaks, then 75 s of a queue on another call:
+        // long enough to pass for dead air, and for an unannounced hold.
+        for silent_ms in [12_000, 75_000] {
+            let turns = [
+                turn(Speaker::Agent, silent_ms, silent_ms + 3_000, "good morning"),
+                turn(
+                    Speaker::Customer,
+                    silent_ms + 3_500,
+                    silent_ms + 6_000,
+                    "hello",
+                ),
+                turn(
+                    Speaker::Agent,
+                    silent_ms + 21_000,
+                    silent_ms + 23_000,
+                    "still there",
+                ),
+            ];
+            let call =
+                synthetic::transcript_from_turns(Layout::Stereo, "en", silent_ms + 24_000, &turns);
+            let measured = measure(&call, &MetricsOptions::default());
+            assert_eq!(measured.metrics["answer_delay_ms"], silent_ms as f64);
+            assert_eq!(measured.metric_spans["answer_delay_ms"], (0, silent_ms));
+            // Only the 15 s silence inside the conversation is dead air.
+            let silences = events_of(&measured, EVENT_SILENCE);
+            assert_eq!(silences.len(), 1, "{silences:?}");
+            assert_eq!(silences[0].start_ms, silent_ms + 6_000);
+            assert_eq!(
+                silences[0].detail,
+                "no one spoke for 15.0 s after the customer spoke"
+            );
+            assert_eq!(measured.metrics["n_dead_air"], 1.0);
+            assert_eq!(measured.metrics["dead_air_total_ms"], 15_000.0);
+            assert!(events_of(&measured, EVENT_HOLD).is_empty());
+            assert_eq!(measured.metrics["n_holds"], 0.0);
+            assert_eq!(measured.metrics["longest_silence_ms"], 15_000.0);
+        }
     }
 
     #[test]
