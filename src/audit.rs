@@ -32,7 +32,7 @@ use serde::Serialize;
 use crate::dataset::{
     AuditRow, CallRow, DatasetError, FindingRow, read_audits, read_calls, write_audits,
 };
-use crate::decode::{DecodeOptions, TARGET_SAMPLE_RATE, decode_file};
+use crate::decode::{DecodeOptions, TARGET_SAMPLE_RATE, probe_file, stream_file_channel};
 use crate::report::{Period, escape_html, format_time};
 use crate::store::{Outcome, Store, StoreError, file_sha256, sha256_hex, write_atomically};
 
@@ -668,14 +668,22 @@ pub fn cut_clip(
     end_ms: u64,
     bleep: &[(u64, u64)],
 ) -> Vec<f32> {
+    cut_clip_at(channels, 0, start_ms, end_ms, bleep)
+}
+
+/// [`cut_clip`] for channels that hold the call from `origin_ms` on, not from its start.
+fn cut_clip_at(
+    channels: &[Vec<f32>],
+    origin_ms: u64,
+    start_ms: u64,
+    end_ms: u64,
+    bleep: &[(u64, u64)],
+) -> Vec<f32> {
     let rate = u64::from(TARGET_SAMPLE_RATE);
+    let origin = (origin_ms * rate / 1000) as usize;
     let first = (start_ms * rate / 1000) as usize;
     let last = (end_ms * rate / 1000) as usize;
-    let n_frames = channels
-        .iter()
-        .map(Vec::len)
-        .max()
-        .unwrap_or(0)
+    let n_frames = (channels.iter().map(Vec::len).max().unwrap_or(0) + origin)
         .min(last)
         .saturating_sub(first);
     let ramp = (BLEEP_RAMP_MS * rate / 1000) as f32;
@@ -697,7 +705,11 @@ pub fn cut_clip(
                     let gain = (edge / ramp).min(1.0);
                     BLEEP_AMPLITUDE * gain * (std::f64::consts::TAU * BLEEP_HZ * time).sin() as f32
                 }
-                None => channel.get(frame).copied().unwrap_or(0.0),
+                None => frame
+                    .checked_sub(origin)
+                    .and_then(|index| channel.get(index))
+                    .copied()
+                    .unwrap_or(0.0),
             };
             samples.push(sample);
         }
@@ -774,21 +786,37 @@ fn write_clips(
                 continue;
             }
         };
-        let duration_ms = audio.channels.first().map_or(0, |channel| {
-            channel.len() as u64 * 1000 / u64::from(TARGET_SAMPLE_RATE)
-        });
-        for index in indices {
+        let spans: Vec<(u64, u64)> = indices
+            .iter()
+            .map(|&index| {
+                let row = &rows[index];
+                clip_span(
+                    row.start_ms,
+                    row.end_ms,
+                    audio.duration_ms,
+                    row.kind == "control",
+                )
+            })
+            .collect();
+        let clips = match read_spans(&audio.path, audio.n_channels, &spans) {
+            Ok(clips) => clips,
+            Err(problem) => {
+                problems.push((call_id.to_string(), problem));
+                continue;
+            }
+        };
+        for ((index, (start_ms, end_ms)), clip_channels) in
+            indices.into_iter().zip(spans).zip(clips)
+        {
             let row = &mut rows[index];
-            let (start_ms, end_ms) =
-                clip_span(row.start_ms, row.end_ms, duration_ms, row.kind == "control");
             let bleeped: Vec<(u64, u64)> = audio
                 .bleep
                 .iter()
                 .filter(|(start, end)| *start < end_ms && *end > start_ms)
                 .map(|(start, end)| ((*start).max(start_ms), (*end).min(end_ms)))
                 .collect();
-            let samples = cut_clip(&audio.channels, start_ms, end_ms, &bleeped);
-            let bytes = wav_bytes(&samples, audio.channels.len() as u16, TARGET_SAMPLE_RATE)
+            let samples = cut_clip_at(&clip_channels, start_ms, start_ms, end_ms, &bleeped);
+            let bytes = wav_bytes(&samples, clip_channels.len() as u16, TARGET_SAMPLE_RATE)
                 .map_err(|error| AuditError::Invalid(format!("cannot encode a clip: {error}")))?;
             let name = format!(
                 "clips/{:03}_{}_{}.wav",
@@ -810,14 +838,60 @@ fn write_clips(
     Ok(problems)
 }
 
-/// A call's decoded audio and the spans to bleep in it.
+/// A call's recording, checked to be the one the run read, and the spans to bleep in it.
 struct CallAudio {
-    channels: Vec<Vec<f32>>,
+    path: PathBuf,
+    n_channels: u16,
+    duration_ms: u64,
     bleep: Vec<(u64, u64)>,
 }
 
-/// Decodes the recording of a call as the run read it, and finds its personal data. Fails
-/// with a sentence when the recording is gone or changed, or the transcript is missing.
+/// Reads `spans` (call time) of every channel of `path` at 16 kHz: per span, per channel.
+/// Each channel is streamed once and only the samples inside a span are kept, so a clip from a
+/// three-hour call costs the clip, not the call.
+fn read_spans(
+    path: &Path,
+    n_channels: u16,
+    spans: &[(u64, u64)],
+) -> Result<Vec<Vec<Vec<f32>>>, String> {
+    let frames_per_ms = u64::from(TARGET_SAMPLE_RATE) / 1000;
+    let frames: Vec<(usize, usize)> = spans
+        .iter()
+        .map(|(start, end)| {
+            (
+                (start * frames_per_ms) as usize,
+                (end * frames_per_ms) as usize,
+            )
+        })
+        .collect();
+    let mut clips: Vec<Vec<Vec<f32>>> =
+        vec![Vec::with_capacity(usize::from(n_channels)); spans.len()];
+    for channel in 0..usize::from(n_channels) {
+        let mut buffers: Vec<Vec<f32>> = frames
+            .iter()
+            .map(|(first, last)| Vec::with_capacity(last - first))
+            .collect();
+        let mut position = 0_usize;
+        stream_file_channel(path, &DecodeOptions::default(), channel, &mut |block| {
+            let block_start = position;
+            position += block.len();
+            for ((first, last), buffer) in frames.iter().zip(&mut buffers) {
+                let (from, to) = ((*first).max(block_start), (*last).min(position));
+                if from < to {
+                    buffer.extend_from_slice(&block[from - block_start..to - block_start]);
+                }
+            }
+        })
+        .map_err(|error| format!("cannot decode {}: {error}", path.display()))?;
+        for (clip, buffer) in clips.iter_mut().zip(buffers) {
+            clip.push(buffer);
+        }
+    }
+    Ok(clips)
+}
+
+/// Finds the recording of a call as the run read it, and its personal data. Fails with a
+/// sentence when the recording is gone, changed or unreadable, or the transcript is missing.
 fn call_audio(store: &Store, call: &CallRow) -> Result<CallAudio, String> {
     let record = store
         .load_record(&call.call_id)
@@ -863,10 +937,12 @@ fn call_audio(store: &Store, call: &CallRow) -> Result<CallAudio, String> {
         .or_else(|| transcript.language().map(str::to_string))
         .unwrap_or_else(|| "en".to_string());
     let bleep = personal_data_spans(&transcript, &language);
-    let decoded = decode_file(path, &DecodeOptions::default())
-        .map_err(|error| format!("cannot decode {}: {error}", path.display()))?;
+    let info =
+        probe_file(path).map_err(|error| format!("cannot decode {}: {error}", path.display()))?;
     Ok(CallAudio {
-        channels: decoded.channels,
+        path: path.clone(),
+        n_channels: info.n_channels,
+        duration_ms: info.duration_ms,
         bleep,
     })
 }
@@ -1235,6 +1311,35 @@ mod tests {
             (8_000, 8_000 + MAX_CLIP_MS)
         );
         assert_eq!(clip_span(None, None, 30_000, true), (0, 30_000));
+    }
+
+    #[test]
+    fn spans_read_as_a_stream_are_the_decoded_call_cut() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/c01_polite_mulaw.wav");
+        let decoded =
+            crate::decode::decode_file(&path, &DecodeOptions::default()).expect("fixture");
+        let info = probe_file(&path).expect("fixture");
+        assert_eq!(usize::from(info.n_channels), decoded.channels.len());
+        // Overlapping spans, one at the very start and one running past the end.
+        let spans = [(0, 500), (1_200, 3_400), (3_000, 3_100), (14_000, 20_000)];
+        let clips = read_spans(&path, info.n_channels, &spans).expect("readable");
+        assert_eq!(clips.len(), spans.len());
+        for ((start_ms, end_ms), clip) in spans.iter().zip(&clips) {
+            assert_eq!(clip.len(), decoded.channels.len());
+            for (channel, samples) in decoded.channels.iter().zip(clip) {
+                let first = (*start_ms * 16) as usize;
+                let last = ((*end_ms * 16) as usize).min(channel.len());
+                assert_eq!(samples.as_slice(), &channel[first..last]);
+            }
+            // Cut at its own origin, a clip is the clip cut from the whole call.
+            let bleep = [(start_ms + 50, start_ms + 90)];
+            assert_eq!(
+                cut_clip_at(clip, *start_ms, *start_ms, *end_ms, &bleep),
+                cut_clip(&decoded.channels, *start_ms, *end_ms, &bleep)
+            );
+        }
+        let missing = read_spans(Path::new("/nonexistent/call.wav"), 2, &spans);
+        assert!(missing.unwrap_err().contains("/nonexistent/call.wav"));
     }
 
     #[test]
