@@ -28,7 +28,10 @@
 //! `--repeat` runs, process start to exit), peak memory (resident set of the whole process
 //! tree, sampled every 10 ms; the highest of the runs), and word errors against the fixtures'
 //! scripts (`fixtures/expected.json`), English channels and the Spanish call; the Chinese call
-//! as character errors. For callqa also the share of wall time spent in analysis and writing.
+//! as character errors. For callqa also the share of wall time spent in analysis and writing,
+//! and, per language group, its word errors against each other system's with a paired
+//! bootstrap interval over channels (`callqa::wer::paired_bootstrap`): on 198 English words a
+//! difference of two words is within what a different set of calls would turn around.
 //! The table goes to stdout (Markdown) and everything to `target/bench-work/throughput.json`.
 
 use std::collections::BTreeMap;
@@ -41,7 +44,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use callqa::store::{Outcome, Store};
 use callqa::types::Speaker;
-use callqa::wer::{ErrorCounts, word_errors};
+use callqa::wer::{ErrorCounts, PairedComparison, paired_bootstrap, word_errors};
 use serde::Serialize;
 
 const USAGE: &str = "usage: throughput [--repeat N] [--decoding greedy,beam5] \
@@ -816,6 +819,49 @@ struct Row {
     analysis_share: Option<f64>,
     /// Per channel: call id, channel number (1 = left), text, its errors.
     texts: Vec<(String, u16, String, ErrorCounts)>,
+    /// callqa: its word errors against each other system's with the same decoding.
+    comparisons: Vec<Comparison>,
+}
+
+/// callqa against another system, one language group, paired by channel.
+#[derive(Serialize)]
+struct Comparison {
+    other: &'static str,
+    language: String,
+    #[serde(flatten)]
+    paired: PairedComparison,
+}
+
+/// Bootstrap draws for the word-error comparisons, and their seed (fixed: the same texts give
+/// the same report).
+const BOOTSTRAP_RESAMPLES: usize = 10_000;
+const BOOTSTRAP_SEED: u64 = 2004;
+
+/// callqa's word errors against `other`'s on the same channels, per language group.
+fn compare_errors(corpus: &Corpus, callqa: &Row, other: &Row) -> Vec<Comparison> {
+    let languages: std::collections::BTreeSet<&String> = corpus
+        .channels
+        .iter()
+        .map(|channel| &channel.language)
+        .collect();
+    languages
+        .into_iter()
+        .filter_map(|language| {
+            let pairs: Vec<(ErrorCounts, ErrorCounts)> = corpus
+                .channels
+                .iter()
+                .zip(callqa.texts.iter().zip(&other.texts))
+                .filter(|(channel, _)| &channel.language == language)
+                .map(|(_, (ours, theirs))| (ours.3, theirs.3))
+                .collect();
+            let paired = paired_bootstrap(&pairs, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED)?;
+            Some(Comparison {
+                other: other.system_name,
+                language: language.clone(),
+                paired,
+            })
+        })
+        .collect()
 }
 
 fn median(values: &[f64]) -> f64 {
@@ -926,8 +972,22 @@ fn main() -> Result<()> {
                         )
                     })
                     .collect(),
+                comparisons: Vec::new(),
             });
         }
+    }
+    for index in 0..rows.len() {
+        if rows[index].system != System::Callqa {
+            continue;
+        }
+        let comparisons = rows
+            .iter()
+            .filter(|other| {
+                other.system != System::Callqa && other.beam_size == rows[index].beam_size
+            })
+            .flat_map(|other| compare_errors(&corpus, &rows[index], other))
+            .collect();
+        rows[index].comparisons = comparisons;
     }
 
     println!(
@@ -977,6 +1037,29 @@ fn main() -> Result<()> {
                     other.system_name
                 );
             }
+        }
+        for comparison in &row.comparisons {
+            let paired = &comparison.paired;
+            let (low, high) = paired.interval_points;
+            println!(
+                "callqa ({}) vs {}, {}: {:+} errors ({:+.1} points), 95 % interval [{:+.1}, {:+.1}] \
+                 over {} channels; callqa fewer in {:.0} %, more in {:.0} % of draws{}",
+                row.decoding,
+                comparison.other,
+                comparison.language,
+                paired.error_difference,
+                paired.rate_difference_points,
+                low,
+                high,
+                paired.n_utterances,
+                100.0 * paired.first_better_share,
+                100.0 * paired.first_worse_share,
+                if paired.is_inconclusive() {
+                    ": the interval holds 0, this set cannot tell them apart"
+                } else {
+                    ""
+                }
+            );
         }
     }
     let report_path = work.join("throughput.json");

@@ -290,9 +290,126 @@ pub fn word_errors(reference: &str, hypothesis: &str) -> ErrorCounts {
     counts
 }
 
+/// How two systems' word errors on the same utterances compare: the observed difference and
+/// a paired bootstrap interval for it (Bisani and Ney, "Bootstrap estimates for confidence
+/// intervals in ASR performance evaluation", ICASSP 2004).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct PairedComparison {
+    /// Utterances compared (each resample draws this many, with replacement).
+    pub n_utterances: usize,
+    /// Errors of the first system minus errors of the second.
+    pub error_difference: i64,
+    /// Word error rate of the first minus the second, in percentage points.
+    pub rate_difference_points: f64,
+    /// The central 95 % of the resampled rate differences, in points.
+    pub interval_points: (f64, f64),
+    /// Share of resamples in which the first system made fewer errors than the second.
+    pub first_better_share: f64,
+    /// Share of resamples in which it made more.
+    pub first_worse_share: f64,
+}
+
+impl PairedComparison {
+    /// The interval holds zero: this test set cannot tell the two systems apart.
+    pub fn is_inconclusive(&self) -> bool {
+        self.interval_points.0 <= 0.0 && self.interval_points.1 >= 0.0
+    }
+}
+
+/// Paired bootstrap over utterances: `pairs` holds, per utterance, the errors of the first and
+/// of the second system against the same reference. Utterances are drawn with replacement
+/// `resamples` times (seeded, so a report can be reproduced) and the difference of the two
+/// word error rates is taken on each draw. Word errors cluster in hard utterances (a card
+/// number read digit by digit), so a difference of a few words on a small set is often
+/// noise; the interval says how much. `None` when there is nothing to compare.
+pub fn paired_bootstrap(
+    pairs: &[(ErrorCounts, ErrorCounts)],
+    resamples: usize,
+    seed: u64,
+) -> Option<PairedComparison> {
+    let total = |draw: &mut dyn Iterator<Item = usize>| {
+        let (mut first, mut second, mut words) = (0_i64, 0_i64, 0_usize);
+        for index in draw {
+            let (a, b) = &pairs[index];
+            first += a.errors() as i64;
+            second += b.errors() as i64;
+            words += a.reference_words;
+        }
+        (first - second, words)
+    };
+    let points = |difference: i64, words: usize| 100.0 * difference as f64 / words.max(1) as f64;
+    let (error_difference, words) = total(&mut (0..pairs.len()));
+    if pairs.is_empty() || words == 0 || resamples == 0 {
+        return None;
+    }
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut differences = Vec::with_capacity(resamples);
+    let (mut better, mut worse) = (0_usize, 0_usize);
+    for _ in 0..resamples {
+        let (difference, words) = total(&mut (0..pairs.len()).map(|_| rng.usize(..pairs.len())));
+        better += usize::from(difference < 0);
+        worse += usize::from(difference > 0);
+        differences.push(points(difference, words));
+    }
+    differences.sort_by(f64::total_cmp);
+    let quantile = |q: f64| differences[(q * (resamples - 1) as f64).round() as usize];
+    Some(PairedComparison {
+        n_utterances: pairs.len(),
+        error_difference,
+        rate_difference_points: points(error_difference, words),
+        interval_points: (quantile(0.025), quantile(0.975)),
+        first_better_share: better as f64 / resamples as f64,
+        first_worse_share: worse as f64 / resamples as f64,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn counts(errors: usize, reference_words: usize) -> ErrorCounts {
+        ErrorCounts {
+            substitutions: errors,
+            reference_words,
+            ..ErrorCounts::default()
+        }
+    }
+
+    #[test]
+    fn a_difference_of_two_words_on_a_small_set_is_inconclusive() {
+        // 16 utterances of 12 words; the first system errs twice more, in two of them.
+        let mut pairs = vec![(counts(1, 12), counts(1, 12)); 16];
+        pairs[3].0 = counts(2, 12);
+        pairs[9].0 = counts(2, 12);
+        let comparison = paired_bootstrap(&pairs, 10_000, 7).expect("pairs");
+        assert_eq!(comparison.n_utterances, 16);
+        assert_eq!(comparison.error_difference, 2);
+        assert!((comparison.rate_difference_points - 100.0 * 2.0 / 192.0).abs() < 1e-9);
+        let (low, high) = comparison.interval_points;
+        assert!(low <= 0.0 && high > 1.0, "{comparison:?}");
+        assert!(comparison.is_inconclusive());
+        // The first can never be better here: it only ever errs more or the same.
+        assert_eq!(comparison.first_better_share, 0.0);
+        // A draw misses both utterances with chance (14/16)^16, about 12 %.
+        assert!(
+            (0.80..0.92).contains(&comparison.first_worse_share),
+            "{comparison:?}"
+        );
+        // Seeded: the same report twice.
+        assert_eq!(paired_bootstrap(&pairs, 10_000, 7), Some(comparison));
+    }
+
+    #[test]
+    fn a_consistent_difference_is_conclusive() {
+        // The second system errs once more in every one of 40 utterances.
+        let pairs = vec![(counts(1, 10), counts(2, 10)); 40];
+        let comparison = paired_bootstrap(&pairs, 2_000, 1).expect("pairs");
+        assert_eq!(comparison.error_difference, -40);
+        assert_eq!(comparison.interval_points, (-10.0, -10.0));
+        assert!(!comparison.is_inconclusive());
+        assert_eq!(comparison.first_better_share, 1.0);
+        assert!(paired_bootstrap(&[], 100, 1).is_none());
+    }
 
     #[test]
     fn formatting_is_not_an_error() {
