@@ -836,6 +836,9 @@ struct Comparison {
 /// the same report).
 const BOOTSTRAP_RESAMPLES: usize = 10_000;
 const BOOTSTRAP_SEED: u64 = 2004;
+/// Below this many channels a resampled interval says nothing (two channels give three
+/// possible draws); the difference is printed alone.
+const MIN_CHANNELS_FOR_INTERVAL: usize = 8;
 
 /// callqa's word errors against `other`'s on the same channels, per language group.
 fn compare_errors(corpus: &Corpus, callqa: &Row, other: &Row) -> Vec<Comparison> {
@@ -1041,6 +1044,17 @@ fn main() -> Result<()> {
         for comparison in &row.comparisons {
             let paired = &comparison.paired;
             let (low, high) = paired.interval_points;
+            if paired.n_utterances < MIN_CHANNELS_FOR_INTERVAL {
+                println!(
+                    "callqa ({}) vs {}, {}: {:+} errors over {} channels, too few to tell",
+                    row.decoding,
+                    comparison.other,
+                    comparison.language,
+                    paired.error_difference,
+                    paired.n_utterances
+                );
+                continue;
+            }
             println!(
                 "callqa ({}) vs {}, {}: {:+} errors ({:+.1} points), 95 % interval [{:+.1}, {:+.1}] \
                  over {} channels; callqa fewer in {:.0} %, more in {:.0} % of draws{}",
