@@ -166,6 +166,7 @@ pub fn build_tables(
             source_sample_rate: None,
             status: "failed".to_string(),
             status_reason: None,
+            decode_notes: (!record.decode_notes.is_empty()).then(|| record.decode_notes.join("; ")),
             score: None,
             flagged: false,
             auto_fail: false,

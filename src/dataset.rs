@@ -100,6 +100,9 @@ pub struct CallRow {
     /// `scored`, `not_scorable` or `failed`.
     pub status: String,
     pub status_reason: Option<String>,
+    /// What the decoder repaired in the file (sentences joined by "; "), e.g. a recording cut
+    /// short; null for a clean file.
+    pub decode_notes: Option<String>,
     pub score: Option<f64>,
     pub flagged: bool,
     pub auto_fail: bool,
@@ -279,6 +282,12 @@ fn calls_frame(rows: &[&CallRow]) -> Result<DataFrame, DatasetError> {
             "status_reason",
             rows.iter()
                 .map(|row| row.status_reason.as_deref())
+                .collect::<Vec<_>>(),
+        ),
+        column(
+            "decode_notes",
+            rows.iter()
+                .map(|row| row.decode_notes.as_deref())
                 .collect::<Vec<_>>(),
         ),
         column(
@@ -1062,6 +1071,8 @@ fn parse_calls(data_frame: &DataFrame, call_date: NaiveDate) -> PolarsResult<Vec
     let sample_rates = cells.u32s("source_sample_rate")?;
     let statuses = cells.texts("status")?;
     let reasons = cells.strings("status_reason")?;
+    // Absent from partitions written before the column existed: read as null.
+    let decode_notes = cells.strings("decode_notes")?;
     let scores = cells.f64s("score")?;
     let flagged = cells.bools("flagged")?;
     let auto_fail = cells.bools("auto_fail")?;
@@ -1091,6 +1102,7 @@ fn parse_calls(data_frame: &DataFrame, call_date: NaiveDate) -> PolarsResult<Vec
             source_sample_rate: sample_rates[index],
             status: statuses[index].clone(),
             status_reason: reasons[index].clone(),
+            decode_notes: decode_notes[index].clone(),
             score: scores[index],
             flagged: flagged[index],
             auto_fail: auto_fail[index],
@@ -1421,6 +1433,7 @@ mod tests {
                 source_sample_rate: Some(8000),
                 status: "scored".to_string(),
                 status_reason: None,
+                decode_notes: None,
                 score: Some(85.0),
                 flagged: true,
                 auto_fail: false,

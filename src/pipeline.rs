@@ -260,12 +260,17 @@ impl AudioPath<'_> {
             segments,
         };
         self.store.save_transcript(&transcript_key, &transcript)?;
-        self.store.save_record(&self.record(
+        let mut record = self.record(
             spec,
             Some(audio_sha256),
             Outcome::Transcribed { transcript_key },
             stage_seconds.clone(),
-        ))?;
+        );
+        record.decode_notes = decode_notes
+            .iter()
+            .map(|(_, sentence)| sentence.clone())
+            .collect();
+        self.store.save_record(&record)?;
         Ok(ProcessedCall {
             progress: CallProgress::Transcribed(whisper),
             audio_ms: transcript.duration_ms,
@@ -289,6 +294,7 @@ impl AudioPath<'_> {
             asr_settings: Some(self.asr_settings_key.to_string()),
             processed_at: Utc::now(),
             stage_seconds,
+            decode_notes: Vec::new(),
         }
     }
 

@@ -439,30 +439,65 @@ fn render_summary(
             .collect();
         html.push_str(&column_chart_svg(&days, Some(100.0)));
     }
-    let not_scorable: Vec<&&CallRow> = calls
+    let not_scorable: Vec<&CallRow> = calls
         .iter()
+        .copied()
         .filter(|call| call.status == "not_scorable")
         .collect();
-    if !not_scorable.is_empty() {
+    call_list(html, &not_scorable, "not scorable call", "Reason", |call| {
+        call.status_reason.as_deref()
+    });
+    // Calls whose file the decoder had to repair: their findings rest on the audio that was
+    // there (a recording cut short has no closing to find).
+    let repaired: Vec<&CallRow> = calls
+        .iter()
+        .copied()
+        .filter(|call| call.status != "failed" && call.decode_notes.is_some())
+        .collect();
+    call_list(
+        html,
+        &repaired,
+        "call analysed from a repaired recording",
+        "What the decoder repaired",
+        |call| call.decode_notes.as_deref(),
+    );
+    html.push_str("</section>");
+}
+
+/// A folded list of calls (the first 200) with one column of explanation; nothing when empty.
+/// `noun` is singular and names "call" once ("not scorable call"); for more than one call it
+/// becomes "calls".
+fn call_list(
+    html: &mut String,
+    calls: &[&CallRow],
+    noun: &str,
+    header: &str,
+    explanation: impl Fn(&CallRow) -> Option<&str>,
+) {
+    if calls.is_empty() {
+        return;
+    }
+    let noun = if calls.len() == 1 {
+        noun.to_string()
+    } else {
+        noun.replacen("call", "calls", 1)
+    };
+    let _ = write!(
+        html,
+        "<details class=\"print-open\"><summary>{} {noun}</summary><div class=\"scroll\"><table><thead><tr><th>Call</th><th>Agent</th><th>Date</th><th>{header}</th></tr></thead><tbody>",
+        calls.len(),
+    );
+    for call in calls.iter().take(200) {
         let _ = write!(
             html,
-            "<details class=\"print-open\"><summary>{} not scorable call{}</summary><div class=\"scroll\"><table><thead><tr><th>Call</th><th>Agent</th><th>Date</th><th>Reason</th></tr></thead><tbody>",
-            not_scorable.len(),
-            if not_scorable.len() == 1 { "" } else { "s" }
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape_html(&call.call_id),
+            escape_html(&call.agent_id),
+            call.call_date,
+            escape_html(explanation(call).unwrap_or(""))
         );
-        for call in not_scorable.iter().take(200) {
-            let _ = write!(
-                html,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape_html(&call.call_id),
-                escape_html(&call.agent_id),
-                call.call_date,
-                escape_html(call.status_reason.as_deref().unwrap_or(""))
-            );
-        }
-        html.push_str("</tbody></table></div></details>");
     }
-    html.push_str("</section>");
+    html.push_str("</tbody></table></div></details>");
 }
 
 /// An agent's daily mean scores over the latest date and the baseline days before it.
@@ -1141,6 +1176,7 @@ mod tests {
             }
             .to_string(),
             status_reason: None,
+            decode_notes: None,
             score,
             flagged,
             auto_fail: false,
@@ -1261,6 +1297,22 @@ mod tests {
         let before = render(&sample_tables(), &[], Period::day(date("2024-03-14")));
         assert!(before.contains("Calls<b>1</b>"));
         assert!(!before.contains("forbidden.insult"));
+        assert!(!html.contains("repaired recording"));
+    }
+
+    #[test]
+    fn calls_from_repaired_recordings_are_listed_with_the_repair() {
+        let mut tables = sample_tables();
+        tables.calls[1].decode_notes =
+            Some("the data chunk announces 96000 bytes but the file holds 41000".to_string());
+        let html = render(&tables, &[], Period::ALL);
+        assert!(
+            html.contains("1 call analysed from a repaired recording"),
+            "{html}"
+        );
+        assert!(html.contains(
+            "<tr><td>c2</td><td>A1</td><td>2024-03-15</td><td>the data chunk announces 96000 bytes"
+        ));
     }
 
     #[test]

@@ -277,6 +277,7 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
             asr_settings: None,
             processed_at: Utc::now(),
             stage_seconds: BTreeMap::new(),
+            decode_notes: Vec::new(),
         };
         store.save_record(&record).map_err(anyhow::Error::from)?;
         summary.n_failed += 1;

@@ -49,6 +49,11 @@ pub struct CallRecord {
     /// Seconds spent per stage when the call was processed (empty for cache hits).
     #[serde(default)]
     pub stage_seconds: std::collections::BTreeMap<String, f64>,
+    /// What the decoder repaired or worked around in the file (one sentence each), e.g. a
+    /// recording cut short: the findings of such a call rest on the audio that was there.
+    /// Empty for a clean file, and in records written before callqa kept them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decode_notes: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -405,6 +410,7 @@ mod tests {
             asr_settings: None,
             processed_at: Utc::now(),
             stage_seconds: Default::default(),
+            decode_notes: vec!["the recording was cut short".to_string()],
         };
         let leftover = store.root().join("records").join(format!(
             "{}zzzzzz",
@@ -419,7 +425,13 @@ mod tests {
             loaded.spec.path,
             PathBuf::from("/calls/llamada_Jos\u{FFFD}.wav")
         );
+        assert_eq!(loaded.decode_notes, record.decode_notes);
         assert_eq!(store.all_records().unwrap().len(), 1);
+        // A record written before decode notes were kept reads with none.
+        let mut old = serde_json::to_value(&loaded).unwrap();
+        old.as_object_mut().unwrap().remove("decode_notes");
+        let old: CallRecord = serde_json::from_value(old).unwrap();
+        assert!(old.decode_notes.is_empty());
     }
 
     #[cfg(unix)]

@@ -859,6 +859,17 @@ fn hostile_inputs_and_good_calls_in_one_batch_end_in_one_state_each_within_bound
             )
         })
         .collect();
+    // The calls table keeps the repairs with the call, for whoever reads its findings later.
+    let noted_in_calls: BTreeSet<&str> = call_ids
+        .iter()
+        .zip(strings(&calls_table, "decode_notes"))
+        .filter(|(_, notes)| notes.as_ref().is_some_and(|notes| !notes.is_empty()))
+        .map(|(call_id, _)| call_id.as_str())
+        .collect();
+    let noted_in_manifest: BTreeSet<&str> =
+        notes.iter().map(|(call_id, _)| call_id.as_str()).collect();
+    assert_eq!(noted_in_calls, noted_in_manifest);
+    assert!(noted_in_calls.contains("h04_truncated_data"));
 
     let mut problems = Vec::new();
     for case in &cases {
