@@ -484,6 +484,12 @@ fn print_summary(summary: &RunSummary) {
             summary.n_beam_loops_ended
         );
     }
+    if summary.n_regions_redecoded > 0 {
+        eprintln!(
+            "{} speech regions decoded again: a Whisper loop before them in their window had              taken their text",
+            summary.n_regions_redecoded
+        );
+    }
     eprintln!(
         "dataset: {} calls ({} scored, {} not scorable, {} failed, {} flagged), {} segments, {} findings",
         dataset.n_calls,

@@ -122,6 +122,9 @@ pub struct RunSummary {
     /// run them to its token limit and thrown them away (see `transcribe::hooks`). A count of
     /// how often Whisper loops on these calls.
     pub n_beam_loops_ended: u64,
+    /// Speech regions decoded again in a window of their own because a Whisper loop earlier in
+    /// their window had taken their text (see `transcribe::pieces_lost_to_a_loop`).
+    pub n_regions_redecoded: u64,
     /// Seconds of call audio processed in this run (cache hits excluded).
     pub audio_seconds_transcribed: f64,
     pub wall_seconds: f64,
@@ -359,6 +362,7 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
                 summary.n_whisper_windows += u64::from(whisper.n_windows);
                 summary.n_tail_passes_refused += u64::from(whisper.n_tail_passes_refused);
                 summary.n_beam_loops_ended += u64::from(whisper.n_beam_loops_ended);
+                summary.n_regions_redecoded += u64::from(whisper.n_regions_redecoded);
                 summary.audio_seconds_transcribed += processed.audio_ms as f64 / 1000.0;
             }
             CallProgress::Failed => {

@@ -254,6 +254,10 @@ pub struct WhisperCounts {
     /// Beams ended because they were looping (beam search only; see [`hooks`]). They would
     /// have been thrown away anyway; the count tells how often Whisper loops on these calls.
     pub n_beam_loops_ended: u32,
+    /// Speech regions decoded again in a window of their own after a loop: the looping region,
+    /// and those after it whose text the loop took (see [`pieces_lost_to_a_loop`]). Their
+    /// windows are counted in `n_windows` too.
+    pub n_regions_redecoded: u32,
 }
 
 impl std::ops::AddAssign for WhisperCounts {
@@ -261,7 +265,56 @@ impl std::ops::AddAssign for WhisperCounts {
         self.n_windows += other.n_windows;
         self.n_tail_passes_refused += other.n_tail_passes_refused;
         self.n_beam_loops_ended += other.n_beam_loops_ended;
+        self.n_regions_redecoded += other.n_regions_redecoded;
     }
+}
+
+/// Whether a region's raw text holds a loop that the guards would cut.
+fn text_loops(accumulator: &RegionAccumulator) -> bool {
+    let text = String::from_utf8_lossy(&accumulator.bytes);
+    trim_character_loops(&text).1 || trim_repetitions(&text).1
+}
+
+/// The pieces of a window whose speech a loop took. When Whisper falls into a loop (a card
+/// number read digit by digit: "one, one, one …" to the token limit), whisper.cpp ends the
+/// window's decoding there: every region packed after the looping one comes back with no
+/// text, or with nothing but more of the loop, however clear its speech (on the long
+/// benchmark calls, 14–56 words of a channel). Those are the pieces returned, to be decoded
+/// again without the loop in front of them.
+fn pieces_lost_to_a_loop(pieces: &[Piece], accumulators: &[RegionAccumulator]) -> Vec<Piece> {
+    first_loop(pieces, accumulators).map_or_else(Vec::new, |first_loop| {
+        pieces[first_loop + 1..]
+            .iter()
+            .filter(|piece| {
+                let accumulator = &accumulators[piece.region_index];
+                accumulator.n_tokens == 0 || text_loops(accumulator)
+            })
+            .copied()
+            .collect()
+    })
+}
+
+/// The index of the first piece whose raw text loops.
+fn first_loop(pieces: &[Piece], accumulators: &[RegionAccumulator]) -> Option<usize> {
+    pieces
+        .iter()
+        .position(|piece| text_loops(&accumulators[piece.region_index]))
+}
+
+/// `pieces` packed into a window of their own, in order, with the usual lead-in and pauses.
+fn repack(pieces: &[Piece], settings: &AsrSettings) -> Window {
+    let mut window = Window::default();
+    for piece in pieces {
+        let window_start_ms = window.length_ms + silence_before_next(&window, settings);
+        let window_end_ms = window_start_ms + (piece.window_end_ms - piece.window_start_ms);
+        window.pieces.push(Piece {
+            region_index: piece.region_index,
+            window_start_ms,
+            window_end_ms,
+        });
+        window.length_ms = window_end_ms;
+    }
+    window
 }
 
 impl ChannelText {
@@ -549,6 +602,18 @@ struct WindowRun {
     hooks: hooks::HookReport,
 }
 
+impl WindowRun {
+    /// The window's contribution to the channel's counts.
+    fn counts(&self) -> WhisperCounts {
+        WhisperCounts {
+            n_windows: 1,
+            n_tail_passes_refused: u32::from(self.hooks.tail_pass_refused),
+            n_beam_loops_ended: self.hooks.n_loops_ended,
+            n_regions_redecoded: 0,
+        }
+    }
+}
+
 /// Samples a window holds: its packed length at 16 kHz.
 fn window_samples(window: &Window) -> usize {
     (window.length_ms * SAMPLES_PER_MS) as usize
@@ -648,6 +713,58 @@ impl ChannelStream<'_, '_> {
         Ok(channel_text)
     }
 
+    /// After a loop in the window just run: decodes again, in a window of their own, the
+    /// regions whose text the loop took ([`pieces_lost_to_a_loop`]), then the looping region
+    /// alone. Once each: loops in these windows are cut by the guards like any other.
+    fn redecode_after_loop(&mut self) {
+        let pieces = &self.windows[self.next_window].pieces;
+        let lost = pieces_lost_to_a_loop(pieces, &self.accumulators);
+        let looping = first_loop(pieces, &self.accumulators).map(|index| pieces[index]);
+        if !lost.is_empty() {
+            self.redecode(&lost);
+        }
+        // The looping region alone: without the speech around it Whisper often reads it
+        // through (on the long benchmark calls, card numbers read digit by digit: 172 → 141
+        // greedy word errors). Its first reading stays if this one loops too.
+        if let Some(looping) = looping {
+            let kept = self.accumulators[looping.region_index].clone();
+            self.redecode(&[looping]);
+            if text_loops(&self.accumulators[looping.region_index]) {
+                self.accumulators[looping.region_index] = kept;
+            }
+        }
+    }
+
+    /// Runs `lost` (pieces of the window just run) again in a window of their own.
+    fn redecode(&mut self, lost: &[Piece]) {
+        let settings = self.worker.transcriber.settings();
+        let again = repack(lost, settings);
+        let mut audio = vec![0.0; window_samples(&again)];
+        for (from, to) in lost.iter().zip(&again.pieces) {
+            let source = (from.window_start_ms * SAMPLES_PER_MS) as usize;
+            let target = (to.window_start_ms * SAMPLES_PER_MS) as usize;
+            let length = ((to.window_end_ms - to.window_start_ms) * SAMPLES_PER_MS) as usize;
+            audio[target..target + length]
+                .copy_from_slice(&self.window_audio[source..source + length]);
+            // What the loop left there goes.
+            self.accumulators[from.region_index] = RegionAccumulator::default();
+        }
+        match self.worker.run_window(
+            &audio,
+            self.channel_text.language.as_deref(),
+            &again.pieces,
+            &mut self.accumulators,
+        ) {
+            Ok(run) => {
+                self.channel_text.whisper += WhisperCounts {
+                    n_regions_redecoded: lost.len() as u32,
+                    ..run.counts()
+                };
+            }
+            Err(error) => self.error = Some(error),
+        }
+    }
+
     /// Hands the filled window's regions to `on_region`, runs Whisper on it and readies the
     /// next window's buffer.
     fn run_next_window(&mut self, on_region: &mut dyn FnMut(usize, &[f32])) {
@@ -670,14 +787,11 @@ impl ChannelStream<'_, '_> {
         );
         match result {
             Ok(run) => {
+                self.channel_text.whisper += run.counts();
                 if self.channel_text.language.is_none() {
                     self.channel_text.language = run.language;
                 }
-                self.channel_text.whisper += WhisperCounts {
-                    n_windows: 1,
-                    n_tail_passes_refused: u32::from(run.hooks.tail_pass_refused),
-                    n_beam_loops_ended: run.hooks.n_loops_ended,
-                };
+                self.redecode_after_loop();
             }
             Err(error) => self.error = Some(error),
         }
@@ -962,6 +1076,76 @@ mod tests {
 
     fn region(start_ms: u64, end_ms: u64) -> SpeechRegion {
         SpeechRegion { start_ms, end_ms }
+    }
+
+    #[test]
+    fn regions_after_a_loop_are_decoded_again_in_a_window_of_their_own() {
+        let settings = AsrSettings::default();
+        let regions = [
+            region(0, 2_000),
+            region(5_000, 9_000),
+            region(12_000, 14_000),
+            region(20_000, 21_500),
+        ];
+        let window = pack_regions(&regions, &settings).remove(0);
+        let text = |text: &str| RegionAccumulator {
+            bytes: text.as_bytes().to_vec(),
+            n_tokens: text.split_whitespace().count() as u32,
+            ..RegionAccumulator::default()
+        };
+        let looped = "a number is four one one one one one one one one one one one one";
+        // The loop in region 1 took region 2's text and spilled into region 3.
+        let accumulators = [
+            text("hello is this the bank"),
+            text(looped),
+            RegionAccumulator::default(),
+            text("one one one one one one one one one one"),
+        ];
+        assert_eq!(first_loop(&window.pieces, &accumulators), Some(1));
+        let lost = pieces_lost_to_a_loop(&window.pieces, &accumulators);
+        assert_eq!(
+            lost.iter()
+                .map(|piece| piece.region_index)
+                .collect::<Vec<_>>(),
+            [2, 3]
+        );
+        // Packed again from the start: the lead-in, the first region, a pause, the second.
+        let again = repack(&lost, &settings);
+        let lead = settings.window_lead_ms;
+        let gap = settings.packing_gap_ms;
+        assert_eq!(
+            again.pieces,
+            [
+                Piece {
+                    region_index: 2,
+                    window_start_ms: lead,
+                    window_end_ms: lead + 2_000
+                },
+                Piece {
+                    region_index: 3,
+                    window_start_ms: lead + 2_000 + gap,
+                    window_end_ms: lead + 2_000 + gap + 1_500
+                },
+            ]
+        );
+        assert_eq!(again.length_ms, lead + 2_000 + gap + 1_500);
+        // Without a loop, or with the loop in the last region, nothing is lost.
+        let clean = [
+            text("hello is this the bank"),
+            text("i lost my card"),
+            text("yes"),
+            text(looped),
+        ];
+        assert!(pieces_lost_to_a_loop(&window.pieces, &clean).is_empty());
+        assert_eq!(first_loop(&window.pieces, &clean), Some(3));
+        // Regions after the loop that kept their own words are left alone.
+        let later_text = [
+            text("hello"),
+            text(looped),
+            text("thank you for calling"),
+            text("goodbye"),
+        ];
+        assert!(pieces_lost_to_a_loop(&window.pieces, &later_text).is_empty());
     }
 
     #[test]
