@@ -280,18 +280,28 @@ fn text_loops(accumulator: &RegionAccumulator) -> bool {
 /// window's decoding there: every region packed after the looping one comes back with no
 /// text, or with nothing but more of the loop, however clear its speech (on the long
 /// benchmark calls, 14–56 words of a channel). Those are the pieces returned, to be decoded
-/// again without the loop in front of them.
-fn pieces_lost_to_a_loop(pieces: &[Piece], accumulators: &[RegionAccumulator]) -> Vec<Piece> {
-    first_loop(pieces, accumulators).map_or_else(Vec::new, |first_loop| {
-        pieces[first_loop + 1..]
-            .iter()
-            .filter(|piece| {
-                let accumulator = &accumulators[piece.region_index];
-                accumulator.n_tokens == 0 || text_loops(accumulator)
-            })
-            .copied()
-            .collect()
-    })
+/// again without the loop in front of them. A beam search whose looping beams were ended
+/// (`beam_loops_ended`, see [`hooks`]) leaves no loop in the text to find, and can still have
+/// skipped turns after it (its pass ended on a timestamp past them): then every piece of the
+/// window that came back empty is returned.
+fn pieces_lost_to_a_loop(
+    pieces: &[Piece],
+    accumulators: &[RegionAccumulator],
+    beam_loops_ended: bool,
+) -> Vec<Piece> {
+    let after = match first_loop(pieces, accumulators) {
+        Some(first_loop) => first_loop + 1,
+        None if beam_loops_ended => 0,
+        None => return Vec::new(),
+    };
+    pieces[after..]
+        .iter()
+        .filter(|piece| {
+            let accumulator = &accumulators[piece.region_index];
+            accumulator.n_tokens == 0 || text_loops(accumulator)
+        })
+        .copied()
+        .collect()
 }
 
 /// The index of the first piece whose raw text loops.
@@ -716,9 +726,9 @@ impl ChannelStream<'_, '_> {
     /// After a loop in the window just run: decodes again, in a window of their own, the
     /// regions whose text the loop took ([`pieces_lost_to_a_loop`]), then the looping region
     /// alone. Once each: loops in these windows are cut by the guards like any other.
-    fn redecode_after_loop(&mut self) {
+    fn redecode_after_loop(&mut self, beam_loops_ended: bool) {
         let pieces = &self.windows[self.next_window].pieces;
-        let lost = pieces_lost_to_a_loop(pieces, &self.accumulators);
+        let lost = pieces_lost_to_a_loop(pieces, &self.accumulators, beam_loops_ended);
         let looping = first_loop(pieces, &self.accumulators).map(|index| pieces[index]);
         if !lost.is_empty() {
             self.redecode(&lost);
@@ -791,7 +801,7 @@ impl ChannelStream<'_, '_> {
                 if self.channel_text.language.is_none() {
                     self.channel_text.language = run.language;
                 }
-                self.redecode_after_loop();
+                self.redecode_after_loop(run.hooks.n_loops_ended > 0);
             }
             Err(error) => self.error = Some(error),
         }
@@ -1102,7 +1112,7 @@ mod tests {
             text("one one one one one one one one one one"),
         ];
         assert_eq!(first_loop(&window.pieces, &accumulators), Some(1));
-        let lost = pieces_lost_to_a_loop(&window.pieces, &accumulators);
+        let lost = pieces_lost_to_a_loop(&window.pieces, &accumulators, false);
         assert_eq!(
             lost.iter()
                 .map(|piece| piece.region_index)
@@ -1136,7 +1146,7 @@ mod tests {
             text("yes"),
             text(looped),
         ];
-        assert!(pieces_lost_to_a_loop(&window.pieces, &clean).is_empty());
+        assert!(pieces_lost_to_a_loop(&window.pieces, &clean, false).is_empty());
         assert_eq!(first_loop(&window.pieces, &clean), Some(3));
         // Regions after the loop that kept their own words are left alone.
         let later_text = [
@@ -1145,7 +1155,23 @@ mod tests {
             text("thank you for calling"),
             text("goodbye"),
         ];
-        assert!(pieces_lost_to_a_loop(&window.pieces, &later_text).is_empty());
+        assert!(pieces_lost_to_a_loop(&window.pieces, &later_text, false).is_empty());
+        // A beam search whose looping beams were ended leaves no loop in the text: every empty
+        // piece is taken again.
+        let skipped = [
+            text("hello"),
+            text("i repeat four one one one"),
+            RegionAccumulator::default(),
+            text("goodbye"),
+        ];
+        assert!(pieces_lost_to_a_loop(&window.pieces, &skipped, false).is_empty());
+        let lost = pieces_lost_to_a_loop(&window.pieces, &skipped, true);
+        assert_eq!(
+            lost.iter()
+                .map(|piece| piece.region_index)
+                .collect::<Vec<_>>(),
+            [2]
+        );
     }
 
     #[test]
