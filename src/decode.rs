@@ -700,9 +700,13 @@ fn read_layout<R: Read + Seek>(path: &Path, file: &mut R) -> Result<DataLayout, 
                 format: format.to_owned(),
             });
         }
-        // A prefix of "RIFF....WAVE" is a WAV header cut off after a few bytes.
+        // A prefix of "RIFF....WAVE" (or "RF64....WAVE") is a WAV header cut off after a few
+        // bytes.
+        let magic_len = head.len().min(4);
         let looks_like_cut_wav = head.len() < 12
-            && b"RIFF"[..head.len().min(4)] == head[..head.len().min(4)]
+            && [b"RIFF", b"RF64"]
+                .iter()
+                .any(|magic| magic[..magic_len] == head[..magic_len])
             && (head.len() <= 8 || b"WAVE"[..head.len() - 8] == head[8..]);
         if looks_like_cut_wav {
             return Err(truncated(
@@ -712,7 +716,7 @@ fn read_layout<R: Read + Seek>(path: &Path, file: &mut R) -> Result<DataLayout, 
         let detail = if is_riff {
             format!(
                 "a RIFF file of type '{}', not WAVE",
-                String::from_utf8_lossy(&head[8..12.min(head.len())])
+                String::from_utf8_lossy(&head[8.min(head.len())..])
             )
         } else {
             "it does not start with a RIFF/WAVE header".to_owned()
@@ -1819,6 +1823,20 @@ mod tests {
             decode_error_kind(b"RIFF\x10\x00\x00\x00AVI LIST"),
             "not_audio"
         );
+        // Found by the fuzzer: the first bytes of an RF64 header panicked (a slice past the
+        // end) instead of being reported as a cut-off WAV.
+        for cut in [
+            &b"RF64"[..],
+            b"RF6",
+            b"RF64\x00\x00",
+            b"RF64\xff\xff\xff\xffWA",
+        ] {
+            assert_eq!(decode_error_kind(cut), "truncated", "{cut:?}");
+        }
+        // Short RIFF or RF64 files whose type is not WAVE are not audio.
+        for other in [&b"RF64\x00\x00\x00\x00AV"[..], b"RIFF\x00\x00\x00\x00AVI"] {
+            assert_eq!(decode_error_kind(other), "not_audio", "{other:?}");
+        }
         assert_eq!(
             decode_error_kind(b"ID3\x03\x00\x00\x00\x00\x00\x00"),
             "unsupported_format"
