@@ -58,7 +58,43 @@ fn failure(stage: &str, error: &str, message: String) -> Failure {
     }
 }
 
+/// Runs `work`; a panic in it (a bug: nothing on the audio path should panic) comes back as
+/// its message instead of unwinding further.
+fn catch_panic<T>(work: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|message| (*message).to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_string())
+    })
+}
+
 impl AudioPath<'_> {
+    /// [`AudioPath::process`], with a panic anywhere on the call's path recorded as the call's
+    /// failure (stage `internal`, error `panic`) instead of ending the batch: a file that trips
+    /// a bug must not stop the night's run, nor every re-run of it. The worker's Whisper state
+    /// is dropped, since the panic may have left it mid-window.
+    pub fn process_isolated(
+        &self,
+        worker: &mut Worker<'_>,
+        spec: &CallSpec,
+    ) -> Result<ProcessedCall, StoreError> {
+        catch_panic(|| self.process(worker, spec)).unwrap_or_else(|message| {
+            worker.reset();
+            let failure = failure(
+                "internal",
+                "panic",
+                format!(
+                    "{}: callqa hit a bug on this file ({message}); the batch went on. \
+                     Please report it with the file if you can share it",
+                    spec.path.display()
+                ),
+            );
+            self.record_failure(spec, None, failure, BTreeMap::new())
+        })
+    }
+
     /// Processes one call and records the outcome in the store. Only a failure to write the
     /// store itself (disk full, permissions) is an error: that one must stop the run.
     pub fn process(
@@ -493,6 +529,17 @@ mod tests {
             speaker_of(Layout::Mono, Some(ChannelSide::Left), 0),
             Speaker::Unknown
         );
+    }
+
+    #[test]
+    fn a_panic_comes_back_as_its_message() {
+        assert_eq!(catch_panic(|| 7), Ok(7));
+        let header = [b'R', b'F', b'6', b'4'];
+        let start = header.len() * 2;
+        let message = catch_panic(|| header[start..].len()).unwrap_err();
+        assert!(message.contains("out of range"), "{message}");
+        let message = catch_panic(|| -> u8 { panic!("a bug") }).unwrap_err();
+        assert_eq!(message, "a bug");
     }
 
     #[test]

@@ -58,7 +58,12 @@ fn audio_duration_ms(path: &Path) -> u64 {
     if !std::fs::metadata(path).is_ok_and(|metadata| metadata.is_file()) {
         return 0;
     }
-    crate::decode::probe_file(path).map_or(0, |info| info.duration_ms)
+    // Only an ordering hint: a file the probe trips on (a bug) goes last, and its worker
+    // records what happened (`AudioPath::process_isolated`).
+    std::panic::catch_unwind(|| crate::decode::probe_file(path))
+        .ok()
+        .and_then(Result::ok)
+        .map_or(0, |info| info.duration_ms)
 }
 
 /// The calls waiting for a worker, longest first: no worker is left alone with a long call at
@@ -328,7 +333,7 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
                 while let Some(index) = queue.next() {
                     let call = calls[index];
-                    let result = audio_path.process(&mut worker, call);
+                    let result = audio_path.process_isolated(&mut worker, call);
                     if let Ok(processed) = &result {
                         let total = audio_ms_done
                             .fetch_add(processed.audio_ms, std::sync::atomic::Ordering::Relaxed)

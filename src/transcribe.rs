@@ -480,6 +480,12 @@ impl<'model> Worker<'model> {
         })
     }
 
+    /// Drops the Whisper state (a new one is made for the next window), after a failure that
+    /// may have left it mid-window.
+    pub fn reset(&mut self) {
+        self.state = None;
+    }
+
     /// Runs Whisper on one packed window and distributes its tokens over the window's pieces.
     fn run_window(
         &mut self,
