@@ -16,10 +16,10 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::dataset::{AgentRow, CallRow, FailureRow, FindingRow, SegmentRow, Tables};
-use crate::pipeline::assign_speakers;
+use crate::pipeline::{assign_speakers, catch_panic};
 use crate::rules::{Finding, RuleSet};
 use crate::score::{CallStatus, ScoringConfig, aggregate_agents, score_call};
-use crate::store::{CallRecord, Outcome, Store};
+use crate::store::{CallRecord, Failure, Outcome, Store};
 use crate::tone::ToneLexicons;
 use crate::types::{CallTranscript, Measurements, SegmentQuality};
 
@@ -71,6 +71,9 @@ pub struct TableSummary {
     pub n_segments: usize,
     pub n_findings: usize,
     pub n_agent_days: usize,
+    /// Calls whose analysis failed (call id, message): a bug in callqa, listed at the end of
+    /// the run like the calls that failed before it.
+    pub analysis_failures: Vec<(String, String)>,
 }
 
 impl Analyzer {
@@ -183,20 +186,24 @@ pub fn build_tables(
             path: spec.path.display().to_string(),
         };
         summary.n_calls += 1;
+        // A call that failed: its row says why, and so does a row of `failures`.
+        let mut fail = |mut row: CallRow, failure: &Failure| {
+            row.status_reason = Some(format!("{}: {}", failure.stage, failure.error));
+            tables.failures.push(FailureRow {
+                call_id: spec.call_id.clone(),
+                agent_id: spec.agent_id.clone(),
+                call_date: date,
+                path: spec.path.display().to_string(),
+                stage: failure.stage.clone(),
+                error: failure.error.clone(),
+                message: failure.message.clone(),
+            });
+            summary.n_failed += 1;
+            tables.calls.push(row);
+        };
         let transcript_key = match &record.outcome {
             Outcome::Failed(failure) => {
-                row.status_reason = Some(format!("{}: {}", failure.stage, failure.error));
-                tables.failures.push(FailureRow {
-                    call_id: spec.call_id.clone(),
-                    agent_id: spec.agent_id.clone(),
-                    call_date: date,
-                    path: spec.path.display().to_string(),
-                    stage: failure.stage.clone(),
-                    error: failure.error.clone(),
-                    message: failure.message.clone(),
-                });
-                summary.n_failed += 1;
-                tables.calls.push(row);
+                fail(row, failure);
                 continue;
             }
             Outcome::Transcribed { transcript_key } => transcript_key,
@@ -210,12 +217,51 @@ pub fn build_tables(
                 )
             })?;
         assign_speakers(&mut transcript, spec.agent_channel);
-        let analysis = analyzer.analyse(&transcript, spec.language.as_deref());
         let language = spec
             .language
             .clone()
             .or_else(|| transcript.language().map(str::to_string))
             .unwrap_or_else(|| "en".to_string());
+        // Rules, scoring and redaction, where a bug on one transcript must fail that call,
+        // not the tables of every call (on this night and every night the call is in).
+        let computed = catch_panic(|| {
+            let analysis = analyzer.analyse(&transcript, spec.language.as_deref());
+            // Redacted over the whole call, so a number read across two utterances is caught.
+            let segment_texts: Vec<String> = if analyzer.options.keep_personal_data {
+                transcript
+                    .segments
+                    .iter()
+                    .map(|segment| segment.text.clone())
+                    .collect()
+            } else {
+                crate::pii::redact_transcript(&transcript, &language)
+            };
+            let evidence: Vec<String> = analysis
+                .findings
+                .iter()
+                .map(|finding| analyzer.redact(&finding.evidence, &language))
+                .collect();
+            (analysis, segment_texts, evidence)
+        });
+        let (analysis, segment_texts, evidence) = match computed {
+            Ok(computed) => computed,
+            Err(message) => {
+                let failure = Failure {
+                    stage: "analyse".to_string(),
+                    error: "panic".to_string(),
+                    message: format!(
+                        "{}: callqa hit a bug analysing this call ({message}); the other calls \
+                         were analysed. Please report it",
+                        spec.path.display()
+                    ),
+                };
+                summary
+                    .analysis_failures
+                    .push((spec.call_id.clone(), failure.message.clone()));
+                fail(row, &failure);
+                continue;
+            }
+        };
 
         row.duration_ms = Some(transcript.duration_ms);
         row.language = Some(language.clone());
@@ -268,16 +314,6 @@ pub fn build_tables(
             .iter()
             .map(|tone| (tone.segment_index, tone))
             .collect();
-        // Redacted over the whole call, so a number read across two utterances is caught.
-        let segment_texts: Vec<String> = if analyzer.options.keep_personal_data {
-            transcript
-                .segments
-                .iter()
-                .map(|segment| segment.text.clone())
-                .collect()
-        } else {
-            crate::pii::redact_transcript(&transcript, &language)
-        };
         for (segment_index, (segment, text)) in
             transcript.segments.iter().zip(segment_texts).enumerate()
         {
@@ -298,7 +334,7 @@ pub fn build_tables(
                 arousal: tone.and_then(|tone| tone.arousal),
             });
         }
-        for finding in &analysis.findings {
+        for (finding, evidence) in analysis.findings.iter().zip(evidence) {
             tables.findings.push(FindingRow {
                 call_id: spec.call_id.clone(),
                 agent_id: spec.agent_id.clone(),
@@ -310,7 +346,7 @@ pub fn build_tables(
                 speaker: finding.speaker.as_str().to_string(),
                 start_ms: finding.start_ms,
                 end_ms: finding.end_ms,
-                evidence: analyzer.redact(&finding.evidence, &language),
+                evidence,
                 description: finding.description.clone(),
             });
         }

@@ -503,6 +503,9 @@ fn print_summary(summary: &RunSummary) {
     for (call_id, stage, error) in &summary.failures {
         eprintln!("  failed: {call_id} at {stage}: {error}");
     }
+    for (call_id, _) in &dataset.analysis_failures {
+        eprintln!("  failed: {call_id} at analyse: panic (a bug in callqa: see `failures`)");
+    }
     eprintln!(
         "report: {}",
         Path::new(&summary.out).join("report.html").display()

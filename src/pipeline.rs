@@ -60,7 +60,7 @@ fn failure(stage: &str, error: &str, message: String) -> Failure {
 
 /// Runs `work`; a panic in it (a bug: nothing on the audio path should panic) comes back as
 /// its message instead of unwinding further.
-fn catch_panic<T>(work: impl FnOnce() -> T) -> Result<T, String> {
+pub(crate) fn catch_panic<T>(work: impl FnOnce() -> T) -> Result<T, String> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|payload| {
         payload
             .downcast_ref::<&str>()
