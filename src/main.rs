@@ -486,7 +486,8 @@ fn print_summary(summary: &RunSummary) {
     }
     if summary.n_regions_redecoded > 0 {
         eprintln!(
-            "{} speech regions decoded again: a Whisper loop before them in their window had              taken their text",
+            "{} speech regions decoded again: a Whisper loop before them in their window had \
+             taken their text",
             summary.n_regions_redecoded
         );
     }

@@ -24,9 +24,10 @@
 //! - `agent_talk_ms`, `customer_talk_ms`: the union of that speaker's speech regions;
 //!   `agent_talk_ratio` = agent / (agent + customer).
 //! - Silence is a gap where no channel has speech, between the first speech and the last.
-//!   The stretch before the first word is the call not yet begun (ringing, a queue, a
-//!   prompt): the answer delay judges it, so a late answer is charged once, not also as dead
-//!   air or a hold. Trailing silence after the last word is the call winding down.
+//!   The stretch before the first word (ringing, a queue, a prompt) is the answer delay's to
+//!   judge, so a late answer is charged once, not also as dead air or a hold; where there is
+//!   no answer delay (no agent speech, no pickup time) it is a gap like the others. Trailing
+//!   silence after the last word is the call winding down.
 //!   `longest_silence_ms` is the longest gap of any kind, announced holds included.
 //! - A gap is a **hold** when the agent announced it (a hold phrase in an agent segment that
 //!   ends at most `hold_announcement_window_ms` before the gap) or when it lasts at least
@@ -410,7 +411,7 @@ fn measure_talk_time(
 struct Gap {
     start_ms: u64,
     end_ms: u64,
-    /// The speaker whose speech ended the stretch before the gap, where one channel's did.
+    /// The speaker whose speech ended the stretch before the gap; `None` before the first word.
     after: Option<Speaker>,
 }
 
@@ -440,11 +441,23 @@ fn measure_silence(
             })
             .map(|(_, channel)| channel.speaker)
     };
-    // The stretch before the first word is not a gap: the call has not begun yet (ringing, a
-    // queue, a recorded prompt), and the agent's part of it is the answer delay's to judge.
-    // Counting it here too would charge one late answer twice, or three times when it lasts
-    // long enough to pass for an unannounced hold.
-    let mut gaps = Vec::with_capacity(all_speech.len());
+    // The stretch before the first word is the answer delay's to judge (ringing, a queue, a
+    // recorded prompt): counting it here too would charge one late answer twice, or three
+    // times when it lasts long enough to pass for an unannounced hold. Where there is no
+    // answer delay (no agent speech to time, no pickup time given) it stays a gap.
+    let agent_speaks = channel_spans
+        .iter()
+        .zip(&transcript.channels)
+        .any(|(spans, channel)| channel.speaker == Speaker::Agent && !spans.is_empty());
+    let answer_delay_judges_start = agent_speaks || options.answered_at_ms.is_some();
+    let mut gaps = Vec::with_capacity(all_speech.len() + 1);
+    if !answer_delay_judges_start && all_speech[0].start_ms > 0 {
+        gaps.push(Gap {
+            start_ms: 0,
+            end_ms: all_speech[0].start_ms,
+            after: None,
+        });
+    }
     for pair in all_speech.windows(2) {
         gaps.push(Gap {
             start_ms: pair[0].end_ms,
@@ -482,7 +495,8 @@ fn measure_silence(
             continue;
         }
         let context = match gap.after {
-            None | Some(Speaker::Unknown) => "after speech".to_owned(),
+            None => "at the start of the call".to_owned(),
+            Some(Speaker::Unknown) => "after speech".to_owned(),
             Some(speaker) => format!("after the {speaker} spoke"),
         };
         let is_long = duration_ms >= options.hold_min_ms;
@@ -1101,9 +1115,10 @@ mod tests {
         assert_eq!(measured.metric_spans["longest_silence_ms"], (6_000, 20_000));
         assert_eq!(measured.metrics["n_dead_air"], 1.0);
         let silences = events_of(&measured, EVENT_SILENCE);
-        // The 14 s gap; the second before the first word is not one.
-        assert_eq!(silences.len(), 1, "{silences:?}");
-        assert_eq!((silences[0].start_ms, silences[0].end_ms), (6_000, 20_000));
+        // Leading 1 s and 14 s: with no answer delay on a mono call, the start is a gap too.
+        assert_eq!(silences.len(), 2, "{silences:?}");
+        assert_eq!((silences[0].start_ms, silences[0].end_ms), (0, 1_000));
+        assert_eq!((silences[1].start_ms, silences[1].end_ms), (6_000, 20_000));
         assert!(
             silences
                 .iter()

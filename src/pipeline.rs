@@ -116,12 +116,24 @@ impl AudioPath<'_> {
             spec.language.as_deref(),
         );
         if let Some(transcript) = self.store.load_transcript(&transcript_key)? {
-            self.store.save_record(&self.record(
+            // Nothing is decoded this time: what the decoder repaired in this same file when it
+            // was transcribed stays with the call.
+            let decode_notes = self
+                .store
+                .load_record(&spec.call_id)
+                .ok()
+                .flatten()
+                .filter(|earlier| earlier.audio_sha256.as_deref() == Some(audio_sha256.as_str()))
+                .map(|earlier| earlier.decode_notes)
+                .unwrap_or_default();
+            let mut record = self.record(
                 spec,
                 Some(audio_sha256),
                 Outcome::Transcribed { transcript_key },
                 BTreeMap::new(),
-            ))?;
+            );
+            record.decode_notes = decode_notes;
+            self.store.save_record(&record)?;
             return Ok(ProcessedCall {
                 progress: CallProgress::Cached,
                 audio_ms: transcript.duration_ms,

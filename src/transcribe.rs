@@ -311,6 +311,11 @@ fn first_loop(pieces: &[Piece], accumulators: &[RegionAccumulator]) -> Option<us
         .position(|piece| text_loops(&accumulators[piece.region_index]))
 }
 
+/// Whether `lost`, packed again, is the window `pieces` came from, audio for audio.
+fn repacks_to_itself(lost: &[Piece], pieces: &[Piece], settings: &AsrSettings) -> bool {
+    lost.len() == pieces.len() && repack(lost, settings).pieces == pieces
+}
+
 /// `pieces` packed into a window of their own, in order, with the usual lead-in and pauses.
 fn repack(pieces: &[Piece], settings: &AsrSettings) -> Window {
     let mut window = Window::default();
@@ -733,19 +738,28 @@ impl ChannelStream<'_, '_> {
     /// regions whose text the loop took ([`pieces_lost_to_a_loop`]), then the looping region
     /// alone. Once each: loops in these windows are cut by the guards like any other.
     fn redecode_after_loop(&mut self, beam_loops_ended: bool) {
+        let settings = self.worker.transcriber.settings();
         let pieces = &self.windows[self.next_window].pieces;
+        // Decoding is deterministic: the same pieces in the same places would give the same
+        // loop again, at the full price of a looping window.
+        let is_the_window_again = |lost: &[Piece]| repacks_to_itself(lost, pieces, settings);
         let lost = pieces_lost_to_a_loop(pieces, &self.accumulators, beam_loops_ended);
-        let looping = first_loop(pieces, &self.accumulators).map(|index| pieces[index]);
-        if !lost.is_empty() {
+        let looping = first_loop(pieces, &self.accumulators)
+            .map(|index| pieces[index])
+            .filter(|looping| !is_the_window_again(std::slice::from_ref(looping)));
+        if !lost.is_empty() && !is_the_window_again(&lost) {
             self.redecode(&lost);
         }
         // The looping region alone: without the speech around it Whisper often reads it
         // through (on the long benchmark calls, card numbers read digit by digit: 172 → 141
-        // greedy word errors). Its first reading stays if this one loops too.
-        if let Some(looping) = looping {
+        // greedy word errors). Its first reading stays if this one loops too or reads nothing.
+        if let Some(looping) = looping
+            && self.error.is_none()
+        {
             let kept = self.accumulators[looping.region_index].clone();
             self.redecode(&[looping]);
-            if text_loops(&self.accumulators[looping.region_index]) {
+            let again = &self.accumulators[looping.region_index];
+            if again.n_tokens == 0 || text_loops(again) {
                 self.accumulators[looping.region_index] = kept;
             }
         }
@@ -1145,6 +1159,14 @@ mod tests {
             ]
         );
         assert_eq!(again.length_ms, lead + 2_000 + gap + 1_500);
+        assert!(!repacks_to_itself(&lost, &window.pieces, &settings));
+        // All of a window packed again is that window: decoding it again would loop again.
+        assert!(repacks_to_itself(&window.pieces, &window.pieces, &settings));
+        assert!(repacks_to_itself(
+            &window.pieces[..1],
+            &window.pieces[..1],
+            &settings
+        ));
         // Without a loop, or with the loop in the last region, nothing is lost.
         let clean = [
             text("hello is this the bank"),

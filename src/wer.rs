@@ -337,7 +337,7 @@ pub fn paired_bootstrap(
         }
         (first - second, words)
     };
-    let points = |difference: i64, words: usize| 100.0 * difference as f64 / words.max(1) as f64;
+    let points = |difference: i64, words: usize| 100.0 * difference as f64 / words as f64;
     let (error_difference, words) = total(&mut (0..pairs.len()));
     if pairs.is_empty() || words == 0 || resamples == 0 {
         return None;
@@ -347,19 +347,27 @@ pub fn paired_bootstrap(
     let (mut better, mut worse) = (0_usize, 0_usize);
     for _ in 0..resamples {
         let (difference, words) = total(&mut (0..pairs.len()).map(|_| rng.usize(..pairs.len())));
+        // A draw of nothing but empty references (silent channels) has no rate: left out.
+        if words == 0 {
+            continue;
+        }
         better += usize::from(difference < 0);
         worse += usize::from(difference > 0);
         differences.push(points(difference, words));
     }
+    if differences.is_empty() {
+        return None;
+    }
     differences.sort_by(f64::total_cmp);
-    let quantile = |q: f64| differences[(q * (resamples - 1) as f64).round() as usize];
+    let quantile = |q: f64| differences[(q * (differences.len() - 1) as f64).round() as usize];
+    let n_draws = differences.len() as f64;
     Some(PairedComparison {
         n_utterances: pairs.len(),
         error_difference,
         rate_difference_points: points(error_difference, words),
         interval_points: (quantile(0.025), quantile(0.975)),
-        first_better_share: better as f64 / resamples as f64,
-        first_worse_share: worse as f64 / resamples as f64,
+        first_better_share: better as f64 / n_draws,
+        first_worse_share: worse as f64 / n_draws,
     })
 }
 
@@ -409,6 +417,13 @@ mod tests {
         assert!(!comparison.is_inconclusive());
         assert_eq!(comparison.first_better_share, 1.0);
         assert!(paired_bootstrap(&[], 100, 1).is_none());
+        // A silent channel (no reference words, an invented "Thank you." in the second system)
+        // beside a spoken one: draws of the silent channel alone have no rate and are left out.
+        let with_silence = [(counts(0, 0), counts(2, 0)), (counts(1, 10), counts(1, 10))];
+        let comparison = paired_bootstrap(&with_silence, 1_000, 3).expect("pairs");
+        let (low, high) = comparison.interval_points;
+        assert!(low >= -20.0 && high <= 0.0, "{comparison:?}");
+        assert_eq!(comparison.error_difference, -2);
     }
 
     #[test]

@@ -384,3 +384,40 @@ fn a_beam_search_run_counts_the_looping_beams_it_ended() {
         stderr_of(&output)
     );
 }
+
+/// What the decoder repaired in a file stays with the call in `calls` and in the report, also
+/// when a later run finds the call's transcript in the cache and decodes nothing.
+#[test]
+fn a_repaired_recording_keeps_its_note_on_later_runs() {
+    let folder = tempfile::tempdir().unwrap();
+    let calls = folder.path().join("calls");
+    std::fs::create_dir_all(&calls).unwrap();
+    // The polite call cut short: its header announces more audio than the file holds.
+    let whole = std::fs::read(fixtures().join("c01_polite_mulaw.wav")).unwrap();
+    std::fs::write(calls.join("cut_call.wav"), &whole[..whole.len() * 2 / 3]).unwrap();
+    let out = folder.path().join("out");
+    for run in ["first", "second"] {
+        let output = callqa(&[
+            "run",
+            calls.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--language",
+            "en",
+            "--agent-channel",
+            "left",
+        ]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+        let notes = strings(&read_table(&out, "calls"), "decode_notes");
+        assert_eq!(notes.len(), 1);
+        let note = notes[0].clone().unwrap_or_default();
+        assert!(note.contains("cut short"), "{run} run: {note:?}");
+        let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+        assert!(
+            report.contains("1 call analysed from a repaired recording"),
+            "{run} run"
+        );
+    }
+    let summary = latest_run_manifest(&out);
+    assert_eq!(summary["n_cached"].as_u64(), Some(1), "{summary:#}");
+}
