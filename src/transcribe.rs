@@ -77,10 +77,13 @@ impl Default for AsrSettings {
 
 impl AsrSettings {
     /// The settings that change what Whisper outputs, as a stable string for cache keys.
-    /// Thread count is left out: it changes speed, not text.
+    /// Thread count is left out: it changes speed, not text. The version at the end moves when
+    /// callqa's own decoding changes the text for the same settings (v2: regions a loop took are
+    /// decoded again, a sentence read twice by a later pass is dropped, bf16 encoder attention),
+    /// so that transcripts cached by an older build are made again.
     pub fn cache_key(&self) -> String {
         format!(
-            "beam={}{};min_conf={:.3};max_nsp={:.3};fit_ctx={};window={};gap={};lead={};v1",
+            "beam={}{};min_conf={:.3};max_nsp={:.3};fit_ctx={};window={};gap={};lead={};v2",
             self.beam_size,
             // Beam candidates became the best tokens instead of random draws, each channel
             // starts on a fresh state, and repeating beams end at once (see `hooks` and
@@ -330,14 +333,11 @@ fn repacks_to_itself(lost: &[Piece], pieces: &[Piece], settings: &AsrSettings) -
 fn repack(pieces: &[Piece], settings: &AsrSettings) -> Window {
     let mut window = Window::default();
     for piece in pieces {
-        let window_start_ms = window.length_ms + silence_before_next(&window, settings);
-        let window_end_ms = window_start_ms + (piece.window_end_ms - piece.window_start_ms);
-        window.pieces.push(Piece {
-            region_index: piece.region_index,
-            window_start_ms,
-            window_end_ms,
-        });
-        window.length_ms = window_end_ms;
+        window.append(
+            piece.region_index,
+            piece.window_end_ms - piece.window_start_ms,
+            settings,
+        );
     }
     window
 }
@@ -369,6 +369,19 @@ struct Window {
     length_ms: u64,
 }
 
+impl Window {
+    /// Puts `duration_ms` of region `region_index` at the end, after the lead-in or a pause.
+    fn append(&mut self, region_index: usize, duration_ms: u64, settings: &AsrSettings) {
+        let window_start_ms = self.length_ms + silence_before_next(self, settings);
+        self.pieces.push(Piece {
+            region_index,
+            window_start_ms,
+            window_end_ms: window_start_ms + duration_ms,
+        });
+        self.length_ms = window_start_ms + duration_ms;
+    }
+}
+
 /// Silence to put before the next region of `window`: the lead-in of an empty window, else the
 /// packing pause.
 fn silence_before_next(window: &Window, settings: &AsrSettings) -> u64 {
@@ -398,13 +411,7 @@ fn pack_regions(regions: &[SpeechRegion], settings: &AsrSettings) -> Vec<Window>
         {
             windows.push(std::mem::take(&mut current));
         }
-        let window_start_ms = current.length_ms + silence_before_next(&current, settings);
-        current.pieces.push(Piece {
-            region_index,
-            window_start_ms,
-            window_end_ms: window_start_ms + duration_ms,
-        });
-        current.length_ms = window_start_ms + duration_ms;
+        current.append(region_index, duration_ms, settings);
     }
     if !current.pieces.is_empty() {
         windows.push(current);
