@@ -78,8 +78,14 @@ pub struct TableSummary {
 
 impl Analyzer {
     pub fn load(rules_dir: &Path, options: AnalysisOptions) -> anyhow::Result<Analyzer> {
-        let rules = RuleSet::load(rules_dir)
-            .with_context(|| format!("cannot load the rulebooks in {}", rules_dir.display()))?;
+        let rules = RuleSet::load(rules_dir).with_context(|| {
+            let hint = if rules_dir.is_dir() {
+                ""
+            } else {
+                " (--rules or CALLQA_RULES names the rulebooks' folder; by default `rules` in the current folder)"
+            };
+            format!("cannot load the rulebooks in {}{hint}", rules_dir.display())
+        })?;
         let lexicons = ToneLexicons::load(&rules_dir.join("lexicons").join("sentiment"))
             .with_context(|| {
                 format!(

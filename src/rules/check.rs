@@ -11,7 +11,7 @@ use std::fmt;
 use std::path::Path;
 
 use super::compile::{Compiled, LexiconStore, compile_rule};
-use super::diagnostics::{Diagnostic, DiagnosticLevel};
+use super::diagnostics::{Diagnostic, DiagnosticLevel, counted};
 use super::example::parse_example;
 use super::load::{FileRole, SourceRule, build_from, read_sources};
 use super::{Rule, Rulebook, evaluate};
@@ -58,13 +58,13 @@ impl CheckReport {
     /// "77 rules in 8 files, 231 examples run (0 failed): 0 errors, 0 warnings", for stderr.
     pub fn summary(&self) -> String {
         format!(
-            "{} rules in {} files, {} examples run ({} failed): {} errors, {} warnings",
-            self.n_rules,
-            self.n_files,
-            self.n_examples,
+            "{} in {}, {} run ({} failed): {}, {}",
+            counted(self.n_rules, "rule"),
+            counted(self.n_files, "file"),
+            counted(self.n_examples, "example"),
             self.n_examples_failed,
-            self.n_errors(),
-            self.n_warnings()
+            counted(self.n_errors(), "error"),
+            counted(self.n_warnings(), "warning")
         )
     }
 }

@@ -73,22 +73,31 @@ impl fmt::Display for Diagnostic {
 /// Why a rules directory could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
-    /// The directory or one of its files could not be read (`fs-err` puts the path in).
+    /// The directory or one of its files could not be read (`fs-err` puts the path in). The
+    /// error is shown in the message and not chained as a source, so that a chain printed
+    /// whole (`{:#}`) does not say it twice.
     #[error("cannot read rules: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     /// The files were read but hold errors.
-    #[error("{} in rules directory {}:\n{}", plural(diagnostics.len()), dir.display(), render(diagnostics))]
+    #[error("{} in rules directory {}:\n{}", counted(diagnostics.len(), "error"), dir.display(), render(diagnostics))]
     Invalid {
         dir: PathBuf,
         diagnostics: Vec<Diagnostic>,
     },
 }
 
-fn plural(count: usize) -> String {
+impl From<std::io::Error> for RulesError {
+    fn from(error: std::io::Error) -> Self {
+        RulesError::Io(error)
+    }
+}
+
+/// "1 error", "2 errors": `noun` is a regular English noun.
+pub(crate) fn counted(count: usize, noun: &str) -> String {
     if count == 1 {
-        "1 error".to_string()
+        format!("1 {noun}")
     } else {
-        format!("{count} errors")
+        format!("{count} {noun}s")
     }
 }
 

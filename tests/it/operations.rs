@@ -1013,6 +1013,32 @@ fn calls_over_the_length_limit_fail_clearly_before_decoding() {
     );
 }
 
+/// A run started from a folder without `rules/` (the default is relative) says where it looked
+/// and how to name the folder, once, and writes nothing.
+#[test]
+fn a_missing_rules_folder_is_named_where_it_was_looked_for() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    let arguments = run_arguments(&fixtures().join("manifest.csv"), &out, &[]);
+    let output = callqa_command(&os_refs(&arguments))
+        .env_remove("CALLQA_RULES")
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr_text(&output));
+    let message = stderr_text(&output);
+    let looked_in = work.path().join("rules");
+    let looked_in = looked_in.to_str().unwrap();
+    assert!(
+        message.contains(looked_in)
+            && message.contains("--rules")
+            && message.contains("CALLQA_RULES"),
+        "{message}"
+    );
+    assert_eq!(message.matches(looked_in).count(), 1, "{message}");
+    assert!(!out.exists(), "a run that cannot start writes nothing");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Kill and resume
 
