@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::dataset::{AgentRow, CallRow, FailureRow, FindingRow, SegmentRow, Tables};
 use crate::pipeline::{assign_speakers, catch_panic};
-use crate::rules::{Finding, RuleSet};
+use crate::rules::{Finding, RuleSet, RulesError};
 use crate::score::{CallStatus, ScoringConfig, aggregate_agents, score_call};
 use crate::store::{CallRecord, Failure, Outcome, Store};
 use crate::tone::ToneLexicons;
@@ -78,13 +78,14 @@ pub struct TableSummary {
 
 impl Analyzer {
     pub fn load(rules_dir: &Path, options: AnalysisOptions) -> anyhow::Result<Analyzer> {
-        let rules = RuleSet::load(rules_dir).with_context(|| {
-            let hint = if rules_dir.is_dir() {
-                ""
-            } else {
+        let rules = RuleSet::load(rules_dir).map_err(|error| {
+            let hint = if matches!(error, RulesError::NoFolder(_)) {
                 " (--rules or CALLQA_RULES names the rulebooks' folder; by default `rules` in the current folder)"
+            } else {
+                ""
             };
-            format!("cannot load the rulebooks in {}{hint}", rules_dir.display())
+            let context = format!("cannot load the rulebooks in {}{hint}", rules_dir.display());
+            anyhow::Error::new(error).context(context)
         })?;
         let lexicons = ToneLexicons::load(&rules_dir.join("lexicons").join("sentiment"))
             .with_context(|| {

@@ -78,6 +78,10 @@ pub enum RulesError {
     /// whole (`{:#}`) does not say it twice.
     #[error("cannot read rules: {0}")]
     Io(std::io::Error),
+    /// There is no folder at the path given (absolute, so that a relative default says where
+    /// it was looked for).
+    #[error("cannot read rules: there is no folder {}", .0.display())]
+    NoFolder(PathBuf),
     /// The files were read but hold errors.
     #[error("{} in rules directory {}:\n{}", counted(diagnostics.len(), "error"), dir.display(), render(diagnostics))]
     Invalid {

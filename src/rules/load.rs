@@ -94,20 +94,13 @@ impl Sources {
     }
 }
 
-/// `path` made absolute against the current folder where it can be, so that a message about
-/// a relative path says where it was looked for.
-fn absolute_for_humans(path: &Path) -> std::path::PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
-}
-
 /// Reads and parses every rule file. Only an unreadable directory or file is an `Err`;
 /// problems in the files are diagnostics.
 pub(crate) fn read_sources(dir: &Path) -> Result<Sources, RulesError> {
     if !dir.is_dir() {
-        return Err(RulesError::Io(std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            format!("there is no folder {}", absolute_for_humans(dir).display()),
-        )));
+        return Err(RulesError::NoFolder(
+            std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()),
+        ));
     }
     let mut relative_paths = Vec::new();
     list_files(dir, "", 0, &mut relative_paths)?;
