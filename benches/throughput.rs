@@ -617,7 +617,7 @@ fn run_callqa(
 
     let store = Store::open(out)?;
     let mut texts = Vec::new();
-    let records = store.all_records()?;
+    let records = store.all_records()?.records;
     for channel in &corpus.channels {
         let record = records
             .iter()

@@ -19,7 +19,7 @@ use crate::dataset::{AgentRow, CallRow, FailureRow, FindingRow, SegmentRow, Tabl
 use crate::pipeline::{assign_speakers, catch_panic};
 use crate::rules::{Finding, RuleSet, RulesError};
 use crate::score::{CallStatus, ScoringConfig, aggregate_agents, score_call};
-use crate::store::{CallRecord, Failure, Outcome, Store};
+use crate::store::{CallRecord, Failure, Outcome, Store, StoreError};
 use crate::tone::ToneLexicons;
 use crate::types::{CallTranscript, Measurements, SegmentQuality};
 
@@ -71,8 +71,10 @@ pub struct TableSummary {
     pub n_segments: usize,
     pub n_findings: usize,
     pub n_agent_days: usize,
-    /// Calls whose analysis failed (call id, message): a bug in callqa, listed at the end of
-    /// the run like the calls that failed before it.
+    /// Calls that failed while the tables were built (call id, where and why in a few words;
+    /// the whole message is in `failures`): a bug in callqa's analysis, or a transcript or
+    /// record the state folder lost. Listed at the end of the run like the calls that failed
+    /// before it, and the run's exit code counts them.
     pub analysis_failures: Vec<(String, String)>,
 }
 
@@ -215,14 +217,36 @@ pub fn build_tables(
             }
             Outcome::Transcribed { transcript_key } => transcript_key,
         };
-        let mut transcript = store
-            .load_transcript(transcript_key)?
-            .with_context(|| {
-                format!(
-                    "call {}: its transcript {transcript_key} is missing from the cache; run `callqa run` again to transcribe it",
-                    spec.call_id
-                )
-            })?;
+        // A transcript the state folder lost (deleted, or damaged on disk) fails this call, not
+        // the tables of every call: the next run over the recording transcribes it again.
+        let loaded = match store.load_transcript(transcript_key) {
+            Ok(Some(transcript)) => Ok(transcript),
+            Ok(None) => Err(("transcript_missing", "is missing".to_string())),
+            Err(StoreError::Damaged { message, .. }) => {
+                Err(("transcript_damaged", format!("is damaged ({message})")))
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let mut transcript = match loaded {
+            Ok(transcript) => transcript,
+            Err((error, what)) => {
+                let failure = Failure {
+                    stage: "store".to_string(),
+                    error: error.to_string(),
+                    message: format!(
+                        "{}: its transcript {transcript_key} in the state folder {what}; the \
+                         next `callqa run` over this recording transcribes it again",
+                        spec.path.display()
+                    ),
+                };
+                summary.analysis_failures.push((
+                    spec.call_id.clone(),
+                    format!("store: {error} (see `failures`)"),
+                ));
+                fail(row, &failure);
+                continue;
+            }
+        };
         assign_speakers(&mut transcript, spec.agent_channel);
         let language = spec
             .language
@@ -262,9 +286,10 @@ pub fn build_tables(
                         spec.path.display()
                     ),
                 };
-                summary
-                    .analysis_failures
-                    .push((spec.call_id.clone(), failure.message.clone()));
+                summary.analysis_failures.push((
+                    spec.call_id.clone(),
+                    "analyse: panic (a bug in callqa: see `failures`)".to_string(),
+                ));
                 fail(row, &failure);
                 continue;
             }

@@ -10,7 +10,7 @@
 //! problem with the whole input (no such folder, a manifest without a `path` column) is an
 //! error. The order of calls is deterministic (sorted by call id).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
@@ -133,17 +133,68 @@ fn deduplicate(discovery: &mut Discovery) {
     discovery.calls = unique;
 }
 
+/// Walks `folder` and its subfolders. Folders reached through a symbolic link are entered
+/// after the real ones and only if their target was not walked already, so that a link to a
+/// folder of the batch (`latest -> 2026-11-21`) or to itself (`loop -> .`) never counts a
+/// recording twice. A subfolder that cannot be read is a problem of its own, not the end of
+/// the batch; only the top folder must be readable.
 fn scan_folder(folder: &Path, options: &DiscoverOptions) -> Result<Discovery, DiscoverError> {
-    let mut discovery = Discovery::default();
-    let mut pending = vec![folder.to_path_buf()];
-    while let Some(directory) = pending.pop() {
-        let entries = fs_err::read_dir(&directory).map_err(|error| DiscoverError::Io {
-            path: directory.clone(),
-            source: error,
-        })?;
-        let mut paths: Vec<PathBuf> = entries
+    scan_folder_with(folder, options, &|directory| {
+        let entries = fs_err::read_dir(directory)?;
+        Ok(entries
             .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-            .collect();
+            .collect())
+    })
+}
+
+/// [`scan_folder`] with the listing of a folder given (tests make one fail).
+fn scan_folder_with(
+    folder: &Path,
+    options: &DiscoverOptions,
+    list: &dyn Fn(&Path) -> std::io::Result<Vec<PathBuf>>,
+) -> Result<Discovery, DiscoverError> {
+    let mut discovery = Discovery::default();
+    let mut visited: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut pending = vec![folder.to_path_buf()];
+    let mut linked: Vec<PathBuf> = Vec::new();
+    loop {
+        let directory = match pending.pop() {
+            Some(directory) => directory,
+            None if !linked.is_empty() => {
+                // The links last, in path order (popped from the end).
+                linked.sort_by(|left, right| right.cmp(left));
+                pending = std::mem::take(&mut linked);
+                continue;
+            }
+            None => break,
+        };
+        let real = std::fs::canonicalize(&directory).unwrap_or_else(|_| directory.clone());
+        if !visited.insert(real) {
+            continue;
+        }
+        let mut paths = match list(&directory) {
+            Ok(paths) => paths,
+            Err(error) if directory == folder => {
+                return Err(DiscoverError::Io {
+                    path: directory.clone(),
+                    source: error,
+                });
+            }
+            Err(error) => {
+                let relative = directory.strip_prefix(folder).unwrap_or(&directory);
+                discovery.problems.push(DiscoveryProblem {
+                    call_id: format!("{}/", call_id_from_relative(relative)),
+                    path: directory.clone(),
+                    kind: "unreadable_folder",
+                    message: format!(
+                        "cannot read folder {}: {}; its recordings were not looked for",
+                        directory.display(),
+                        std::io::Error::from(error.kind())
+                    ),
+                });
+                continue;
+            }
+        };
         paths.sort();
         for path in paths {
             let is_audio_name = path
@@ -156,7 +207,11 @@ fn scan_folder(folder: &Path, options: &DiscoverOptions) -> Result<Discovery, Di
             // someone meant it to be a call.
             if path.is_dir() && !is_audio_name {
                 if !is_hidden(&path) {
-                    pending.push(path);
+                    if path.is_symlink() {
+                        linked.push(path);
+                    } else {
+                        pending.push(path);
+                    }
                 }
                 continue;
             }
@@ -251,10 +306,29 @@ fn spec_from_name(
         path: path.to_path_buf(),
         started_at: started_at.or_else(|| modified_time(path)),
         agent_channel,
-        language: group("language")
-            .map(|code| code.to_ascii_lowercase())
-            .or_else(|| options.default_language.clone()),
+        language: match group("language") {
+            Some(code) => Some(language_code(&code).map_err(|message| {
+                problem("bad_metadata", format!("in the file name: {message}"))
+            })?),
+            None => options.default_language.clone(),
+        },
     })
+}
+
+/// A call's language as Whisper and the rulebooks take it: a two-letter ISO 639-1 code that
+/// Whisper knows, lower-cased. Anything else ("english", "xx") is refused with the reason,
+/// rather than reaching Whisper (which takes full names too) and then finding no rulebook.
+pub fn language_code(text: &str) -> Result<String, String> {
+    let code = text.trim().to_ascii_lowercase();
+    if code.len() != 2 || !code.chars().all(|character| character.is_ascii_lowercase()) {
+        return Err(format!(
+            "language {text:?} is not an ISO 639-1 code such as en, es, ru, pl, zh, fa"
+        ));
+    }
+    if whisper_rs::get_lang_id(&code).is_none() {
+        return Err(format!("language {text:?} is not one Whisper knows"));
+    }
+    Ok(code)
 }
 
 /// The file's modification time: recordings are written when the call ends, so it is the
@@ -426,15 +500,7 @@ fn spec_from_row(
         None => options.default_agent_channel,
     };
     let language = match cell(columns.language) {
-        Some(code) => {
-            let code = code.to_ascii_lowercase();
-            if code.len() != 2 || !code.chars().all(|character| character.is_ascii_lowercase()) {
-                return Err(problem(format!(
-                    "language {code:?} is not an ISO 639-1 code such as en, es, ru, pl, zh, fa"
-                )));
-            }
-            Some(code)
-        }
+        Some(code) => Some(language_code(&code).map_err(problem)?),
         None => options.default_language.clone(),
     };
     Ok(CallSpec {
@@ -539,6 +605,106 @@ mod tests {
         assert!(discovery.problems[0].path.ends_with("weird.wav"));
         let discovery = discover(folder.path(), &DiscoverOptions::default()).unwrap();
         assert!(discovery.calls.iter().any(|call| call.call_id == "weird"));
+    }
+
+    #[test]
+    fn language_codes_are_two_letters_whisper_knows() {
+        assert_eq!(language_code("ES").unwrap(), "es");
+        assert_eq!(language_code(" fa ").unwrap(), "fa");
+        // Whisper itself takes "english"; the rulebooks would not, and every rule would be
+        // silently off.
+        let error = language_code("english").unwrap_err();
+        assert!(error.contains("not an ISO 639-1 code"), "{error}");
+        let error = language_code("xx").unwrap_err();
+        assert!(error.contains("not one Whisper knows"), "{error}");
+        let folder = tempfile::tempdir().unwrap();
+        let manifest = folder.path().join("manifest.csv");
+        write(
+            &manifest,
+            b"path,language
+a.wav,english
+b.wav,PL
+",
+        );
+        let discovery = discover(&manifest, &DiscoverOptions::default()).unwrap();
+        assert_eq!(discovery.calls.len(), 1);
+        assert_eq!(discovery.calls[0].language.as_deref(), Some("pl"));
+        assert_eq!(discovery.problems[0].kind, "bad_manifest_row");
+        assert!(discovery.problems[0].message.contains("\"english\""));
+        let options = DiscoverOptions {
+            name_pattern: Regex::new(r"^(?P<call_id>[^_]+)_(?P<language>[a-z]+)$").unwrap(),
+            ..DiscoverOptions::default()
+        };
+        write(&folder.path().join("names/c1_english.wav"), b"x");
+        write(&folder.path().join("names/c2_ru.wav"), b"x");
+        let discovery = discover(&folder.path().join("names"), &options).unwrap();
+        assert_eq!(discovery.calls.len(), 1);
+        assert_eq!(discovery.calls[0].language.as_deref(), Some("ru"));
+        assert_eq!(discovery.problems[0].kind, "bad_metadata");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn linked_folders_are_walked_once_and_real_folders_first() {
+        let folder = tempfile::tempdir().unwrap();
+        write(&folder.path().join("2026-11-21/0001.wav"), b"x");
+        write(&folder.path().join("elsewhere/0009.wav"), b"x");
+        let batch = folder.path().join("batch");
+        fs_err::create_dir_all(batch.join("2026-11-21")).unwrap();
+        fs_err::rename(
+            folder.path().join("2026-11-21/0001.wav"),
+            batch.join("2026-11-21/0001.wav"),
+        )
+        .unwrap();
+        // A link to a folder of the batch, one to the batch itself, one to a folder outside.
+        std::os::unix::fs::symlink(batch.join("2026-11-21"), batch.join("latest")).unwrap();
+        std::os::unix::fs::symlink(".", batch.join("loop")).unwrap();
+        std::os::unix::fs::symlink(folder.path().join("elsewhere"), batch.join("more")).unwrap();
+        let discovery = discover(&batch, &DiscoverOptions::default()).unwrap();
+        let ids: Vec<&str> = discovery
+            .calls
+            .iter()
+            .map(|call| call.call_id.as_str())
+            .collect();
+        assert_eq!(ids, vec!["2026-11-21/0001", "more/0009"]);
+        assert!(discovery.problems.is_empty(), "{:?}", discovery.problems);
+    }
+
+    #[test]
+    fn an_unreadable_subfolder_is_a_problem_not_the_end_of_the_batch() {
+        let folder = tempfile::tempdir().unwrap();
+        write(&folder.path().join("a/0001.wav"), b"x");
+        write(&folder.path().join("locked/0002.wav"), b"x");
+        // Permissions cannot stop root (who runs CI), so the listing fails on purpose.
+        let list = |directory: &Path| -> std::io::Result<Vec<PathBuf>> {
+            if directory.ends_with("locked") {
+                return Err(std::io::ErrorKind::PermissionDenied.into());
+            }
+            Ok(fs_err::read_dir(directory)?
+                .map(|entry| entry.unwrap().path())
+                .collect())
+        };
+        let options = DiscoverOptions::default();
+        let discovery = scan_folder_with(folder.path(), &options, &list).unwrap();
+        assert_eq!(discovery.calls.len(), 1);
+        assert_eq!(discovery.calls[0].call_id, "a/0001");
+        assert_eq!(discovery.problems.len(), 1);
+        let problem = &discovery.problems[0];
+        assert_eq!(problem.kind, "unreadable_folder");
+        assert_eq!(problem.call_id, "locked/");
+        assert!(
+            problem.message.contains("locked: permission denied"),
+            "{}",
+            problem.message
+        );
+        // The top folder itself must be readable: nothing could run.
+        let failing = |_: &Path| -> std::io::Result<Vec<PathBuf>> {
+            Err(std::io::ErrorKind::PermissionDenied.into())
+        };
+        assert!(matches!(
+            scan_folder_with(folder.path(), &options, &failing),
+            Err(DiscoverError::Io { .. })
+        ));
     }
 
     #[test]

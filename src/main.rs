@@ -15,7 +15,7 @@ use callqa::analyse::{AnalysisOptions, Analyzer};
 use callqa::audit::{SampleOptions, StratifyBy};
 use callqa::dataset::Shard;
 use callqa::decode::DecodeOptions;
-use callqa::discover::{DEFAULT_NAME_PATTERN, DiscoverOptions};
+use callqa::discover::{DEFAULT_NAME_PATTERN, DiscoverOptions, language_code};
 use callqa::model::{self, Quantization};
 use callqa::report::Period;
 use callqa::run::{RunOptions, RunSummary, run, write_dataset};
@@ -428,8 +428,10 @@ fn command_run(arguments: RunArgs, quiet: bool) -> anyhow::Result<u8> {
             default_agent_channel: agent_channel,
             default_language: arguments
                 .language
-                .clone()
-                .map(|code| code.to_ascii_lowercase()),
+                .as_deref()
+                .map(language_code)
+                .transpose()
+                .map_err(|message| anyhow::anyhow!("--language: {message}"))?,
         },
         decode: DecodeOptions {
             max_duration_ms: arguments.max_call_minutes * 60_000,
@@ -444,11 +446,15 @@ fn command_run(arguments: RunArgs, quiet: bool) -> anyhow::Result<u8> {
         print_summary(&summary);
     }
     println!("{}", arguments.out.display());
-    Ok(if summary.n_failed > 0 {
-        EXIT_SOME_FAILED
-    } else {
-        EXIT_OK
-    })
+    // Calls that failed while the tables were built (an analysis bug, a lost transcript) leave
+    // the dataset short just as much as those that failed before.
+    Ok(
+        if summary.n_failed > 0 || !summary.dataset.analysis_failures.is_empty() {
+            EXIT_SOME_FAILED
+        } else {
+            EXIT_OK
+        },
+    )
 }
 
 fn print_summary(summary: &RunSummary) {
@@ -504,8 +510,8 @@ fn print_summary(summary: &RunSummary) {
     for (call_id, stage, error) in &summary.failures {
         eprintln!("  failed: {call_id} at {stage}: {error}");
     }
-    for (call_id, _) in &dataset.analysis_failures {
-        eprintln!("  failed: {call_id} at analyse: panic (a bug in callqa: see `failures`)");
+    for (call_id, what) in &dataset.analysis_failures {
+        eprintln!("  failed: {call_id} at {what}");
     }
     eprintln!(
         "report: {}",
@@ -643,6 +649,7 @@ fn command_rescore(arguments: RescoreArgs, quiet: bool) -> anyhow::Result<u8> {
     )?;
     let store = Store::open(&arguments.out)?;
     let shard = Shard::parse(&arguments.shard).map_err(anyhow::Error::msg)?;
+    let _lock = store.lock_shard(shard.index, shard.count)?;
     let mut summary = RunSummary {
         out: arguments.out.display().to_string(),
         rules_hash: analyzer.rules_hash().to_string(),
@@ -662,9 +669,16 @@ fn command_rescore(arguments: RescoreArgs, quiet: bool) -> anyhow::Result<u8> {
             dataset.n_flagged,
             dataset.n_findings
         );
+        for (call_id, what) in &dataset.analysis_failures {
+            eprintln!("  failed: {call_id} at {what}");
+        }
     }
     println!("{}", arguments.out.join("report.html").display());
-    Ok(EXIT_OK)
+    Ok(if summary.dataset.analysis_failures.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_SOME_FAILED
+    })
 }
 
 fn command_model(command: ModelCommand, quiet: bool) -> anyhow::Result<u8> {

@@ -115,7 +115,13 @@ impl AudioPath<'_> {
             self.asr_settings_key,
             spec.language.as_deref(),
         );
-        if let Some(transcript) = self.store.load_transcript(&transcript_key)? {
+        // A cached transcript damaged on disk is a cache miss: transcribing again replaces it.
+        let cached = match self.store.load_transcript(&transcript_key) {
+            Ok(cached) => cached,
+            Err(StoreError::Damaged { .. }) => None,
+            Err(error) => return Err(error),
+        };
+        if let Some(transcript) = cached {
             // Nothing is decoded this time: what the decoder repaired in this same file when it
             // was transcribed stays with the call.
             let decode_notes = self

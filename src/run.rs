@@ -213,6 +213,9 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
     fs_err::create_dir_all(&options.out)
         .map_err(|error| RunError::Setup(format!("cannot create the output folder: {error}")))?;
     let store = Store::open(&options.out).map_err(|error| RunError::Setup(error.to_string()))?;
+    let _lock = store
+        .lock_shard(options.shard.index, options.shard.count)
+        .map_err(|error| RunError::Setup(error.to_string()))?;
     // Left-overs of runs killed long ago; a killed run's own records and part files are
     // tidied exactly when they are written again (see `Store::save_record`, `write_dataset`).
     store
@@ -322,18 +325,26 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
         .collect();
     let queue = WorkQueue::longest_first(&durations_ms);
     let finished = Mutex::new(Vec::with_capacity(calls.len()));
+    // Set when the run state cannot be written (disk full, permissions): every call after
+    // that would be transcribed for nothing, so no worker takes another.
+    let state_failed = std::sync::atomic::AtomicBool::new(false);
     pool.scope(|scope| {
         for worker in &workers {
-            let (queue, finished) = (&queue, &finished);
+            let (queue, finished, state_failed) = (&queue, &finished, &state_failed);
             let (audio_path, bar, audio_ms_done) = (&audio_path, &bar, &audio_ms_done);
             let calls = &calls;
             scope.spawn(move |_| {
                 let mut worker = worker
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
-                while let Some(index) = queue.next() {
+                while !state_failed.load(std::sync::atomic::Ordering::Relaxed)
+                    && let Some(index) = queue.next()
+                {
                     let call = calls[index];
                     let result = audio_path.process_isolated(&mut worker, call);
+                    if result.is_err() {
+                        state_failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
                     if let Ok(processed) = &result {
                         let total = audio_ms_done
                             .fetch_add(processed.audio_ms, std::sync::atomic::Ordering::Relaxed)
@@ -429,14 +440,44 @@ pub fn write_dataset(
     shard: Shard,
     summary: &mut RunSummary,
 ) -> Result<Vec<String>, RunError> {
-    let records: Vec<CallRecord> = store
-        .all_records()
-        .map_err(anyhow::Error::from)?
+    let stored = store.all_records().map_err(anyhow::Error::from)?;
+    let records: Vec<CallRecord> = stored
+        .records
         .into_iter()
         .filter(|record| shard.contains(&record.spec.call_id))
         .collect();
-    let (tables, table_summary) =
+    let (mut tables, mut table_summary) =
         build_tables(store, analyzer, &records).map_err(RunError::Other)?;
+    // A damaged record belongs to no known call, hence to no shard: the first shard lists it.
+    if shard.index == 0 {
+        for damaged in &stored.damaged {
+            let name = damaged
+                .path
+                .file_stem()
+                .map(|stem| stem.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let call_id = format!("damaged-record-{name}");
+            let message = format!(
+                "{}: damaged state file ({}); the call it recorded is unknown. The next run over \
+                 that recording writes its record again; delete this file once it is not needed",
+                damaged.path.display(),
+                damaged.message
+            );
+            tables.failures.push(crate::dataset::FailureRow {
+                call_id: call_id.clone(),
+                agent_id: "unknown".to_string(),
+                call_date: damaged.modified.unwrap_or_else(Utc::now).date_naive(),
+                path: damaged.path.display().to_string(),
+                stage: "store".to_string(),
+                error: "damaged_record".to_string(),
+                message,
+            });
+            table_summary.analysis_failures.push((
+                call_id,
+                "store: damaged_record (see `failures`)".to_string(),
+            ));
+        }
+    }
     remove_own_table_temporaries(out, shard).map_err(anyhow::Error::from)?;
     let written = write_tables(out, &tables, shard, Utc::now().date_naive())
         .map_err(|error| RunError::Other(error.into()))?;

@@ -66,6 +66,11 @@ pub enum StoreError {
     },
     #[error("{path}: damaged state file: {message}")]
     Damaged { path: PathBuf, message: String },
+    #[error(
+        "another callqa process (run or rescore) is writing this dataset now (it holds {path}); \
+         wait for it to finish"
+    )]
+    Busy { path: PathBuf },
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -210,6 +215,26 @@ impl Store {
         &self.root
     }
 
+    /// Takes the dataset's lock for one shard (`index` of `count`), held until the returned
+    /// file is dropped (or the process ends, however it ends: the kernel releases it). A second
+    /// `run` or `rescore` of the same shard, such as a night's run overrunning into the next
+    /// one's start, is refused at once instead of deleting the first one's temporary files and
+    /// interleaving its tables. Different shards of a sharded batch run side by side.
+    pub fn lock_shard(&self, index: u32, count: u32) -> Result<std::fs::File, StoreError> {
+        let path = self.root.join(format!("lock-shard-{index}-of-{count}"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_error(&path))?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Busy { path }),
+            Err(std::fs::TryLockError::Error(error)) => Err(io_error(&path)(error)),
+        }
+    }
+
     fn record_path(&self, call_id: &str) -> PathBuf {
         self.root
             .join("records")
@@ -301,24 +326,61 @@ impl Store {
         write_atomically(&path, &json, true)
     }
 
-    /// Every call record in the store, sorted by call id. A damaged record (which atomic
-    /// writes make impossible short of disk corruption) is reported, not skipped.
-    pub fn all_records(&self) -> Result<Vec<CallRecord>, StoreError> {
+    /// Every call record in the store, sorted by call id, and the record files that could not
+    /// be read back. Atomic writes make a damaged record all but impossible, short of disk
+    /// corruption or a hand edit; one must not stop every later run over the dataset, so it is
+    /// set aside for the tables to list, not skipped and not fatal.
+    pub fn all_records(&self) -> Result<StoredRecords, StoreError> {
         let folder = self.root.join("records");
-        let mut records = Vec::new();
+        let mut stored = StoredRecords::default();
         let entries = std::fs::read_dir(&folder).map_err(io_error(&folder))?;
         for entry in entries {
             let path = entry.map_err(io_error(&folder))?.path();
             if path.extension().and_then(|extension| extension.to_str()) != Some("json") {
                 continue;
             }
-            if let Some(record) = read_json::<CallRecord>(&path)? {
-                records.push(record);
+            match read_json::<CallRecord>(&path) {
+                Ok(Some(record)) => stored.records.push(record),
+                Ok(None) => {}
+                Err(StoreError::Damaged { path, message }) => {
+                    let modified = std::fs::metadata(&path)
+                        .and_then(|metadata| metadata.modified())
+                        .ok()
+                        .map(DateTime::<Utc>::from);
+                    stored.damaged.push(DamagedRecord {
+                        path,
+                        message,
+                        modified,
+                    });
+                }
+                Err(error) => return Err(error),
             }
         }
-        records.sort_by(|left, right| left.spec.call_id.cmp(&right.spec.call_id));
-        Ok(records)
+        stored
+            .records
+            .sort_by(|left, right| left.spec.call_id.cmp(&right.spec.call_id));
+        stored
+            .damaged
+            .sort_by(|left, right| left.path.cmp(&right.path));
+        Ok(stored)
     }
+}
+
+/// What [`Store::all_records`] found.
+#[derive(Debug, Default)]
+pub struct StoredRecords {
+    pub records: Vec<CallRecord>,
+    pub damaged: Vec<DamagedRecord>,
+}
+
+/// A record file that is not a record any more. Its call is unknown: the file is named by a
+/// hash of the call id.
+#[derive(Debug, Clone)]
+pub struct DamagedRecord {
+    pub path: PathBuf,
+    pub message: String,
+    /// When it was last written, which dates its row in `failures`.
+    pub modified: Option<DateTime<Utc>>,
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> {
@@ -426,7 +488,18 @@ mod tests {
             PathBuf::from("/calls/llamada_Jos\u{FFFD}.wav")
         );
         assert_eq!(loaded.decode_notes, record.decode_notes);
-        assert_eq!(store.all_records().unwrap().len(), 1);
+        let stored = store.all_records().unwrap();
+        assert_eq!(stored.records.len(), 1);
+        assert!(stored.damaged.is_empty());
+        // A record damaged on disk is set aside with the reason, not fatal and not lost.
+        let other = store.record_path("other");
+        std::fs::write(&other, b"{\"spec\": ").unwrap();
+        let stored = store.all_records().unwrap();
+        assert_eq!(stored.records.len(), 1);
+        assert_eq!(stored.damaged.len(), 1);
+        assert_eq!(stored.damaged[0].path, other);
+        assert!(stored.damaged[0].message.contains("EOF"), "{:?}", stored.damaged);
+        assert!(stored.damaged[0].modified.is_some());
         // A record written before decode notes were kept reads with none.
         let mut old = serde_json::to_value(&loaded).unwrap();
         old.as_object_mut().unwrap().remove("decode_notes");

@@ -20,7 +20,7 @@ use polars::prelude::*;
 use serde_json::Value;
 
 use crate::batch::latest_run_manifest;
-use crate::support::{fixtures, model_path, read_table, repository_root, strings};
+use crate::support::{fixtures, model_path, read_table, repository_root, rows_where, strings};
 
 /// Peak resident memory allowed for the whole corpus batch (2 workers × 1 thread), two 3-hour
 /// stereo calls included: the 1.5 GiB the project promises. Channels are streamed, so the
@@ -1037,6 +1037,156 @@ fn a_missing_rules_folder_is_named_where_it_was_looked_for() {
     );
     assert_eq!(message.matches(looked_in).count(), 1, "{message}");
     assert!(!out.exists(), "a run that cannot start writes nothing");
+}
+
+/// The state folder of a long-lived dataset can lose a file (a hand edit, disk trouble, a
+/// clean-up script): that must fail the one call concerned, never every later night's run.
+#[test]
+fn a_damaged_or_lost_state_file_fails_one_call_not_every_later_run() {
+    let work = tempfile::tempdir().unwrap();
+    let night1 = work.path().join("night1");
+    let night2 = work.path().join("night2");
+    for (folder, name) in [
+        (&night1, "c03_insult_mulaw.wav"),
+        (&night2, "c01_polite_mulaw.wav"),
+    ] {
+        fs_err::create_dir_all(folder).unwrap();
+        fs_err::copy(fixtures().join(name), folder.join(name)).unwrap();
+    }
+    let out = work.path().join("out");
+    let extra = ["--language", "en", "--agent-channel", "left"];
+    let output = callqa_command(&os_refs(&run_arguments(&night1, &out, &extra)))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_text(&output));
+    let transcripts: Vec<PathBuf> = fs_err::read_dir(out.join(".callqa/transcripts"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(transcripts.len(), 1);
+    let transcript = &transcripts[0];
+
+    // A cached transcript cut short is a cache miss: the call is transcribed again.
+    let whole = fs_err::read(transcript).unwrap();
+    fs_err::write(transcript, &whole[..100]).unwrap();
+    let output = callqa_command(&os_refs(&run_arguments(&night1, &out, &extra)))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_text(&output));
+    let again: serde_json::Value = serde_json::from_slice(&fs_err::read(transcript).unwrap())
+        .expect("the damaged transcript was written again");
+    assert!(
+        again["segments"]
+            .as_array()
+            .is_some_and(|segments| !segments.is_empty())
+    );
+    let calls = read_table(&out, "calls");
+    assert_eq!(strings(&calls, "status"), [Some("scored".to_string())]);
+
+    // Night 1's transcript lost, then night 2 run: night 2 is scored, night 1's call becomes
+    // a failure naming what was lost, and the run says so with exit code 2.
+    fs_err::remove_file(transcript).unwrap();
+    let output = callqa_command(&os_refs(&run_arguments(&night2, &out, &extra)))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_text(&output));
+    let calls = read_table(&out, "calls");
+    let status_of = |call_id: &str| strings(&rows_where(&calls, "call_id", call_id), "status");
+    assert_eq!(status_of("c01_polite_mulaw"), [Some("scored".to_string())]);
+    assert_eq!(status_of("c03_insult_mulaw"), [Some("failed".to_string())]);
+    let failures = read_table(&out, "failures");
+    assert_eq!(
+        strings(&failures, "error"),
+        [Some("transcript_missing".to_string())]
+    );
+    let message = strings(&failures, "message")[0].clone().unwrap();
+    assert!(
+        message.contains("c03_insult_mulaw.wav") && message.contains("transcribes it again"),
+        "{message}"
+    );
+
+    // A damaged record: `rescore` lists it as a failure and goes on (exit 2), it does not stop.
+    let record = fs_err::read_dir(out.join(".callqa/records"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "json")
+        })
+        .unwrap();
+    fs_err::write(&record, b"{").unwrap();
+    let output = callqa_command(&os_refs(&[
+        "rescore".into(),
+        "--out".into(),
+        out.clone().into_os_string(),
+    ]))
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_text(&output));
+    assert!(
+        stderr_text(&output).contains("damaged_record"),
+        "{}",
+        stderr_text(&output)
+    );
+    let failures = read_table(&out, "failures");
+    assert!(
+        strings(&failures, "error").contains(&Some("damaged_record".to_string())),
+        "{failures}"
+    );
+}
+
+/// A second process on the same dataset and shard (a night's run overrunning into the next
+/// one's start) is refused at once, and names the reason; it changes nothing.
+#[test]
+fn a_second_process_on_the_same_dataset_and_shard_is_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    let store = callqa::store::Store::open(&out).unwrap();
+    let held = store.lock_shard(0, 1).unwrap();
+    let calls = fixtures().join("manifest.csv");
+    let output = callqa_command(&os_refs(&run_arguments(&calls, &out, &[])))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr_text(&output));
+    assert!(
+        stderr_text(&output).contains("another callqa process"),
+        "{}",
+        stderr_text(&output)
+    );
+    assert!(
+        !out.join("calls").exists(),
+        "the refused run wrote no table"
+    );
+    // Another shard of the same batch is not held up.
+    assert!(store.lock_shard(1, 2).is_ok());
+    drop(held);
+    assert!(
+        store.lock_shard(0, 1).is_ok(),
+        "the lock goes with its holder"
+    );
+}
+
+/// `--language english` would reach Whisper (which takes full names) and then find no
+/// rulebook: every rule silently off and an insulting call scored 100. It is refused.
+#[test]
+fn a_language_that_is_not_a_code_is_refused_before_anything_runs() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    let calls = fixtures().join("manifest.csv");
+    let output = callqa_command(&os_refs(&run_arguments(
+        &calls,
+        &out,
+        &["--language", "english"],
+    )))
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr_text(&output));
+    assert!(
+        stderr_text(&output).contains("--language: language \"english\" is not an ISO 639-1 code"),
+        "{}",
+        stderr_text(&output)
+    );
+    assert!(!out.exists());
 }
 
 // ---------------------------------------------------------------------------------------------
