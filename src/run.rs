@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::analyse::{AnalysisOptions, Analyzer, TableSummary, build_tables};
 use crate::dataset::{Shard, write_tables};
 use crate::decode::DecodeOptions;
-use crate::discover::{DiscoverOptions, discover};
+use crate::discover::{DiscoverOptions, DiscoveryProblem, discover};
 use crate::pipeline::{AudioPath, CallProgress};
 use crate::store::{
     CallRecord, Failure, Outcome, STALE_TEMPORARY_AGE, Store, TEMPORARY_PREFIX, remove_temporaries,
@@ -189,6 +189,50 @@ fn progress_bar(n_calls: usize, show: bool) -> ProgressBar {
     bar
 }
 
+/// Splits off the calls whose id the dataset already holds for another recording: a folder
+/// scanned night after night (`/recordings/2026-11-20`, then `/recordings/2026-11-21`) gives
+/// `0001` both nights, and writing the second would silently replace the first night's call.
+/// Such a call fails, under an id of its own, naming the clash and the remedy; the dataset's
+/// call stays. The same path with other audio (a recording exported again) is the same call,
+/// and is processed again as usual.
+fn refuse_reused_call_ids<'call>(
+    store: &Store,
+    calls: impl Iterator<Item = &'call CallSpec>,
+) -> Result<(Vec<&'call CallSpec>, Vec<DiscoveryProblem>), crate::store::StoreError> {
+    let mut kept = Vec::new();
+    let mut reused = Vec::new();
+    for call in calls {
+        let earlier = match store.load_record(&call.call_id) {
+            Ok(earlier) => earlier,
+            // A damaged record is written again by this call (and listed until then).
+            Err(crate::store::StoreError::Damaged { .. }) => None,
+            Err(error) => return Err(error),
+        };
+        let stored_path = |path: &Path| path.to_string_lossy().into_owned();
+        match earlier {
+            Some(earlier) if stored_path(&earlier.spec.path) != stored_path(&call.path) => {
+                reused.push(DiscoveryProblem {
+                    call_id: format!("{}#{}", call.call_id, call.path.display()),
+                    path: call.path.clone(),
+                    kind: "call_id_reused",
+                    message: format!(
+                        "call id {:?} already holds another recording in this dataset ({}, \
+                         processed {}); this file was skipped so as not to replace it. Give \
+                         every call its own id: a manifest with a call_id column, a name \
+                         pattern that captures one, or one folder holding every night's \
+                         folders",
+                        call.call_id,
+                        earlier.spec.path.display(),
+                        earlier.processed_at.format("%Y-%m-%d")
+                    ),
+                });
+            }
+            _ => kept.push(call),
+        }
+    }
+    Ok((kept, reused))
+}
+
 pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
     let run_started = Instant::now();
     let started_at = Utc::now();
@@ -231,15 +275,19 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
     end_phase("wall_load_model", &mut phase_started);
     let asr_settings_key = options.asr.cache_key();
 
-    let calls: Vec<&CallSpec> = discovery
-        .calls
-        .iter()
-        .filter(|call| options.shard.contains(&call.call_id))
-        .collect();
-    let problems: Vec<_> = discovery
+    let (calls, reused) = refuse_reused_call_ids(
+        &store,
+        discovery
+            .calls
+            .iter()
+            .filter(|call| options.shard.contains(&call.call_id)),
+    )
+    .map_err(anyhow::Error::from)?;
+    let problems: Vec<&DiscoveryProblem> = discovery
         .problems
         .iter()
         .filter(|problem| options.shard.contains(&problem.call_id))
+        .chain(&reused)
         .collect();
 
     let mut summary = RunSummary {

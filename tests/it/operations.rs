@@ -1135,6 +1135,63 @@ fn a_damaged_or_lost_state_file_fails_one_call_not_every_later_run() {
     );
 }
 
+/// Nightly folders scanned one by one give the same ids night after night (`0001`): the
+/// second night must not silently replace the first night's call.
+#[test]
+fn a_call_id_the_dataset_holds_for_another_recording_is_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let night1 = work.path().join("2026-11-20");
+    let night2 = work.path().join("2026-11-21");
+    for (folder, name) in [
+        (&night1, "c01_polite_mulaw.wav"),
+        (&night2, "c03_insult_mulaw.wav"),
+    ] {
+        fs_err::create_dir_all(folder).unwrap();
+        fs_err::copy(fixtures().join(name), folder.join("0001.wav")).unwrap();
+    }
+    let out = work.path().join("out");
+    let extra = ["--language", "en", "--agent-channel", "left"];
+    let run = |folder: &Path| {
+        callqa_command(&os_refs(&run_arguments(folder, &out, &extra)))
+            .output()
+            .unwrap()
+    };
+    let output = run(&night1);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_text(&output));
+    let output = run(&night2);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_text(&output));
+    let calls = read_table(&out, "calls");
+    let first = rows_where(&calls, "call_id", "0001");
+    assert_eq!(strings(&first, "status"), [Some("scored".to_string())]);
+    let path = strings(&first, "path")[0].clone().unwrap();
+    assert!(path.contains("2026-11-20"), "night 1's call stays: {path}");
+    let failures = read_table(&out, "failures");
+    assert_eq!(
+        strings(&failures, "error"),
+        [Some("call_id_reused".to_string())]
+    );
+    let message = strings(&failures, "message")[0].clone().unwrap();
+    assert!(
+        message.contains("\"0001\"")
+            && message.contains("2026-11-20")
+            && message.contains("call_id"),
+        "{message}"
+    );
+    // The same file exported again with other audio is the same call: processed again.
+    fs_err::copy(
+        fixtures().join("c03_insult_mulaw.wav"),
+        night1.join("0001.wav"),
+    )
+    .unwrap();
+    let output = run(&night1);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_text(&output));
+    let findings = read_table(&out, "findings");
+    assert!(
+        strings(&findings, "call_id").contains(&Some("0001".to_string())),
+        "the insulting call now under 0001 has findings: {findings}"
+    );
+}
+
 /// A second process on the same dataset and shard (a night's run overrunning into the next
 /// one's start) is refused at once, and names the reason; it changes nothing.
 #[test]
