@@ -645,13 +645,15 @@ pub fn write_tables(
         fallback_date,
         &mut written,
     )?;
+    // One row per agent and day however the batch is split: each shard writes the table
+    // whole, from every shard's calls (see `run::write_dataset`), never a part of its own.
     write_table(
         out,
         "agents",
         &tables.agents,
         |row| row.call_date,
         agents_frame,
-        shard,
+        Shard::WHOLE,
         fallback_date,
         &mut written,
     )?;

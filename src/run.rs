@@ -488,14 +488,25 @@ pub fn write_dataset(
     shard: Shard,
     summary: &mut RunSummary,
 ) -> Result<Vec<String>, RunError> {
+    let _tables_lock = store.lock_tables().map_err(anyhow::Error::from)?;
     let stored = store.all_records().map_err(anyhow::Error::from)?;
-    let records: Vec<CallRecord> = stored
+    let (records, other_shards): (Vec<CallRecord>, Vec<CallRecord>) = stored
         .records
         .into_iter()
-        .filter(|record| shard.contains(&record.spec.call_id))
-        .collect();
+        .partition(|record| shard.contains(&record.spec.call_id));
     let (mut tables, mut table_summary) =
         build_tables(store, analyzer, &records).map_err(RunError::Other)?;
+    if !other_shards.is_empty() {
+        // The agents table is one for the dataset: its statistics (median, p10) cannot be
+        // combined from shards' parts, so it is made from every shard's calls, as the records
+        // stand now. Shards write in turn (the lock above), so the last to finish has them all.
+        let mut every_record = records.clone();
+        every_record.extend(other_shards);
+        let (every_table, _) =
+            build_tables(store, analyzer, &every_record).map_err(RunError::Other)?;
+        tables.agents = every_table.agents;
+        table_summary.n_agent_days = tables.agents.len();
+    }
     // A damaged record belongs to no known call, hence to no shard: the first shard lists it.
     if shard.index == 0 {
         for damaged in &stored.damaged {

@@ -215,6 +215,22 @@ impl Store {
         &self.root
     }
 
+    /// Waits for, then takes, the lock on writing the dataset's tables, held until the returned
+    /// file is dropped. Shards of a batch write their tables one at a time, each from the
+    /// records as they are once it holds the lock, so the last to write has seen every
+    /// shard's calls.
+    pub fn lock_tables(&self) -> Result<std::fs::File, StoreError> {
+        let path = self.root.join("lock-tables");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_error(&path))?;
+        file.lock().map_err(io_error(&path))?;
+        Ok(file)
+    }
+
     /// Takes the dataset's lock for one shard (`index` of `count`), held until the returned
     /// file is dropped (or the process ends, however it ends: the kernel releases it). A second
     /// `run` or `rescore` of the same shard, such as a night's run overrunning into the next
@@ -498,7 +514,11 @@ mod tests {
         assert_eq!(stored.records.len(), 1);
         assert_eq!(stored.damaged.len(), 1);
         assert_eq!(stored.damaged[0].path, other);
-        assert!(stored.damaged[0].message.contains("EOF"), "{:?}", stored.damaged);
+        assert!(
+            stored.damaged[0].message.contains("EOF"),
+            "{:?}",
+            stored.damaged
+        );
         assert!(stored.damaged[0].modified.is_some());
         // A record written before decode notes were kept reads with none.
         let mut old = serde_json::to_value(&loaded).unwrap();

@@ -307,7 +307,8 @@ fn second_run_uses_the_cache_and_gives_the_same_rows() {
     }
 }
 
-/// Two shards run separately produce together exactly the rows of the unsharded run.
+/// Two shards run separately produce together exactly the rows of the unsharded run, the
+/// agents table included: one row per agent and day, not one per shard.
 #[test]
 fn shards_together_equal_the_whole() {
     let run = fixture_run();
@@ -329,7 +330,7 @@ fn shards_together_equal_the_whole() {
             stderr_of(&output)
         );
     }
-    for table in ["calls", "segments", "findings", "failures"] {
+    for table in ["calls", "segments", "findings", "failures", "agents"] {
         let sort = |frame: DataFrame| {
             let columns: Vec<PlSmallStr> = frame.get_column_names().into_iter().cloned().collect();
             frame.sort(columns, SortMultipleOptions::default()).unwrap()
