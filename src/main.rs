@@ -301,6 +301,7 @@ enum ModelCommand {
 }
 
 fn main() -> ExitCode {
+    callqa::pipeline::install_panic_hook();
     // Clap exits with 2 on bad arguments, which callqa reserves for "some calls failed";
     // a command line that cannot run is exit 1 like any other set-up error.
     let cli = match Cli::try_parse() {

@@ -60,14 +60,64 @@ fn failure(stage: &str, error: &str, message: String) -> Failure {
 
 /// Runs `work`; a panic in it (a bug: nothing on the audio path should panic) comes back as
 /// its message instead of unwinding further.
+///
+/// What comes back is where the bug is (`src/decode.rs:812`, from [`install_panic_hook`]), not
+/// the panic's message: a message can quote the data being worked on (a slice out of range
+/// names the string, a failed assertion its values), and transcripts hold personal data that
+/// the `failures` table and the logs must not. `CALLQA_PANIC_DETAILS=1` adds the message, for
+/// whoever debugs on their own data.
 pub(crate) fn catch_panic<T>(work: impl FnOnce() -> T) -> Result<T, String> {
+    PANIC_LOCATION.with(|slot| slot.borrow_mut().take());
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|payload| {
-        payload
-            .downcast_ref::<&str>()
-            .map(|message| (*message).to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "no message".to_string())
+        let location = PANIC_LOCATION
+            .with(|slot| slot.borrow_mut().take())
+            .unwrap_or_else(|| "an unknown place".to_string());
+        if panic_details_wanted() {
+            format!("at {location}: {}", panic_message(payload.as_ref()))
+        } else {
+            format!("at {location}")
+        }
     })
+}
+
+thread_local! {
+    /// Where the last panic on this thread happened, noted by the hook of
+    /// [`install_panic_hook`] for [`catch_panic`].
+    static PANIC_LOCATION: std::cell::RefCell<Option<String>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn panic_details_wanted() -> bool {
+    std::env::var_os("CALLQA_PANIC_DETAILS").is_some_and(|value| !value.is_empty() && value != "0")
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|message| (*message).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_string())
+}
+
+/// Replaces Rust's panic hook, which prints the panic's message to standard error, by one that
+/// prints where callqa failed and withholds the message (see [`catch_panic`] for why), and notes
+/// the place for [`catch_panic`].
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map_or_else(
+            || "an unknown place".to_string(),
+            |location| format!("{}:{}", location.file(), location.line()),
+        );
+        PANIC_LOCATION.with(|slot| *slot.borrow_mut() = Some(location.clone()));
+        if panic_details_wanted() {
+            eprintln!("callqa: bug at {location}: {}", panic_message(info.payload()));
+        } else {
+            eprintln!(
+                "callqa: bug at {location} (its message is withheld, as it may quote call \
+                 text; CALLQA_PANIC_DETAILS=1 shows it)"
+            );
+        }
+    }));
 }
 
 impl AudioPath<'_> {
@@ -550,14 +600,18 @@ mod tests {
     }
 
     #[test]
-    fn a_panic_comes_back_as_its_message() {
+    fn a_panic_comes_back_as_its_place_never_its_message() {
+        install_panic_hook();
         assert_eq!(catch_panic(|| 7), Ok(7));
         let header = [b'R', b'F', b'6', b'4'];
         let start = header.len() * 2;
         let message = catch_panic(|| header[start..].len()).unwrap_err();
-        assert!(message.contains("out of range"), "{message}");
-        let message = catch_panic(|| -> u8 { panic!("a bug") }).unwrap_err();
-        assert_eq!(message, "a bug");
+        assert!(message.starts_with("at src/pipeline.rs:"), "{message}");
+        // A message quoting call text stays out of what is stored and printed.
+        let text = "my card is 4111 1111 1111 1111";
+        let message = catch_panic(|| -> u8 { panic!("cannot cut {text:?}") }).unwrap_err();
+        assert!(message.starts_with("at src/pipeline.rs:"), "{message}");
+        assert!(!message.contains("4111"), "{message}");
     }
 
     #[test]
