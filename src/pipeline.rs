@@ -110,7 +110,10 @@ pub fn install_panic_hook() {
         );
         PANIC_LOCATION.with(|slot| *slot.borrow_mut() = Some(location.clone()));
         if panic_details_wanted() {
-            eprintln!("callqa: bug at {location}: {}", panic_message(info.payload()));
+            eprintln!(
+                "callqa: bug at {location}: {}",
+                panic_message(info.payload())
+            );
         } else {
             eprintln!(
                 "callqa: bug at {location} (its message is withheld, as it may quote call \
