@@ -89,6 +89,10 @@ pub struct Token {
     pub is_prefix: bool,
     /// In phrases only: a lone `*` matches any one word.
     pub is_wildcard: bool,
+    /// Which sentence of the text the token lies in (0-based): sentences end at `.`, `!`, `?`,
+    /// `;`, `…`, their Chinese, Persian and Arabic forms, and the Chinese full-width comma
+    /// `，`. Negations are looked for in the sentence of a hit, not across sentences.
+    pub sentence: usize,
 }
 
 /// A text split into normalised tokens, plus the tokens joined into one string for regular
@@ -285,8 +289,8 @@ pub fn is_cjk(character: char) -> bool {
 /// Traditional characters common in service speech, aligned with their simplified forms.
 /// Whisper writes either script for Mandarin; this small table covers the words of the default
 /// rulebooks and common service vocabulary, not the whole language.
-const TRADITIONAL: &str = "請謝對們電話錄歡來號碼見為務問題幫說嗎這個記會員滿質與還專業氣閉滾腦樣煩聽沒關係條讓費帳戶驗證誤錯該癡經聲處隨時興後給過諮詢復製將監熱線麼愛買賣辦靜點媽讀報數額銀郵機實認應頭憤罵爭壞瘋傳轉邊聯絡單據護貴雙兩萬億";
-const SIMPLIFIED: &str = "请谢对们电话录欢来号码见为务问题帮说吗这个记会员满质与还专业气闭滚脑样烦听没关系条让费账户验证误错该痴经声处随时兴后给过咨询复制将监热线么爱买卖办静点妈读报数额银邮机实认应头愤骂争坏疯传转边联络单据护贵双两万亿";
+const TRADITIONAL: &str = "請謝對們電話錄歡來號碼見為務問題幫說嗎這個記會員滿質與還專業氣閉滾腦樣煩聽沒關係條讓費帳戶驗證誤錯該癡經聲處隨時興後給過諮詢復製將監熱線麼愛買賣辦靜點媽讀報數額銀郵機實認應頭憤罵爭壞瘋傳轉邊聯絡單據護貴雙兩萬億丟體餘凍幾則複屬廢開惡換掛無豬禮離稱簡筆約終結絕統網範規計訴語貨貫責賬賴進裡裏鐘鍾錢長門間馬顧臥著釋內別於爲麽説當態資訊";
+const SIMPLIFIED: &str = "请谢对们电话录欢来号码见为务问题帮说吗这个记会员满质与还专业气闭滚脑样烦听没关系条让费账户验证误错该痴经声处随时兴后给过咨询复制将监热线么爱买卖办静点妈读报数额银邮机实认应头愤骂争坏疯传转边联络单据护贵双两万亿丢体余冻几则复属废开恶换挂无猪礼离称简笔约终结绝统网范规计诉语货贯责账赖进里里钟钟钱长门间马顾卧着释内别于为么说当态资讯";
 
 fn simplified(character: char) -> char {
     TRADITIONAL
@@ -308,10 +312,20 @@ fn build(text: &str, language: Language, keep_wildcards: bool) -> NormalizedText
     let mut tokens = Vec::new();
     let characters: Vec<(usize, char)> = text.char_indices().collect();
     let mut word_start: Option<usize> = None;
+    // Byte offsets of sentence-ending punctuation ("3.5" is a number, not two sentences).
+    let mut sentence_ends = Vec::new();
     let mut index = 0;
     while index < characters.len() {
         let (offset, character) = characters[index];
         let next = characters.get(index + 1).map(|&(_, next)| next);
+        let previous = index.checked_sub(1).map(|previous| characters[previous].1);
+        if ends_sentence(character)
+            && !(character == '.'
+                && previous.is_some_and(|previous| previous.is_ascii_digit())
+                && next.is_some_and(|next| next.is_ascii_digit()))
+        {
+            sentence_ends.push(offset);
+        }
         if is_cjk(character) {
             flush(text, &mut word_start, offset, language, &mut tokens);
             push_token(
@@ -344,6 +358,7 @@ fn build(text: &str, language: Language, keep_wildcards: bool) -> NormalizedText
                     is_cjk: false,
                     is_prefix: false,
                     is_wildcard: true,
+                    sentence: 0,
                 });
             }
         } else {
@@ -352,6 +367,9 @@ fn build(text: &str, language: Language, keep_wildcards: bool) -> NormalizedText
         index += 1;
     }
     flush(text, &mut word_start, text.len(), language, &mut tokens);
+    for token in &mut tokens {
+        token.sentence = sentence_ends.partition_point(|&end| end < token.byte_range.start);
+    }
 
     let mut joined = String::new();
     let mut joined_starts = Vec::with_capacity(tokens.len());
@@ -399,7 +417,18 @@ fn push_token(text: &str, byte_range: Range<usize>, language: Language, tokens: 
         is_cjk: false,
         is_prefix: false,
         is_wildcard: false,
+        sentence: 0,
     });
+}
+
+/// Punctuation that ends a sentence (or a clause that stands alone: `;`). The Chinese
+/// full-width comma ends a clause too: Chinese strings clauses with it where English would
+/// start a sentence (`您不要着急，请把密码告诉我`).
+fn ends_sentence(character: char) -> bool {
+    matches!(
+        character,
+        '.' | '!' | '?' | ';' | '…' | '。' | '！' | '？' | '；' | '，' | '｡' | '؟' | '؛' | '\n'
+    )
 }
 
 #[cfg(test)]

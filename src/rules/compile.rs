@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use regex::{Regex, RegexBuilder};
 
-use crate::normalize::{Language, normalize_word};
+use crate::normalize::{Language, normalize_text, normalize_word};
 use crate::pii::PiiKind;
 
 use super::context::Window;
@@ -313,7 +313,10 @@ impl RuleCompiler<'_> {
             return self.text_matcher(must).map(Condition::Must);
         }
         if let Some(must_not) = &raw.must_not {
-            return self.text_matcher(must_not).map(Condition::MustNot);
+            return self.text_matcher(must_not).map(|mut matcher| {
+                matcher.forbidden = true;
+                Condition::MustNot(matcher)
+            });
         }
         if let Some(order) = &raw.order {
             let first = self.text_matcher(&order.first);
@@ -455,6 +458,8 @@ impl RuleCompiler<'_> {
         }
         let mut phrases = Vec::new();
         let mut shown = Vec::new();
+        // Each phrase's text and, for a lexicon entry, its file and line.
+        let mut written: Vec<(String, Option<(PathBuf, usize)>)> = Vec::new();
         for text in &raw.phrases {
             let phrase = Phrase::new(text, self.normalization);
             if phrase.is_empty() {
@@ -462,6 +467,7 @@ impl RuleCompiler<'_> {
             } else {
                 phrases.push(phrase);
                 shown.push(format!("\"{text}\""));
+                written.push((text.clone(), None));
             }
         }
         for name in &raw.lexicons {
@@ -499,6 +505,7 @@ impl RuleCompiler<'_> {
                         } else {
                             phrases.push(phrase);
                             shown.push(format!("\"{text}\""));
+                            written.push((text.clone(), Some((lexicon.path.clone(), *line))));
                         }
                     }
                 }
@@ -555,6 +562,9 @@ impl RuleCompiler<'_> {
             Some(except) => Some(Box::new(self.text_matcher(except)?)),
             None => None,
         };
+        if let Some(except) = &except {
+            self.warn_self_cancelling(except, &written);
+        }
         let mut summary = summarize(&shown);
         if let Some((near, within_words)) = &near {
             summary = format!("{summary} within {within_words} words of {}", near.summary);
@@ -564,10 +574,44 @@ impl RuleCompiler<'_> {
             patterns,
             fuzzy,
             stem: raw.stem.unwrap_or(true),
+            forbidden: false,
             near,
             except,
             summary,
         })
+    }
+}
+
+impl RuleCompiler<'_> {
+    /// A phrase that contains one of the rule's own exceptions ("not my problem" with
+    /// `except = { phrases = ["not"] }`) is cancelled by itself and can never match.
+    fn warn_self_cancelling(
+        &mut self,
+        except: &TextMatcher,
+        written: &[(String, Option<(PathBuf, usize)>)],
+    ) {
+        for (text, source) in written {
+            let normalized = normalize_text(text, self.normalization);
+            let Some(hit) = except.find_all(&[&normalized]).into_iter().next() else {
+                continue;
+            };
+            let words = normalized
+                .original_range(hit.tokens)
+                .and_then(|range| text.get(range));
+            let message = format!(
+                "\"{text}\" contains the rule's exception \"{}\", which cancels it: it can never match",
+                words.unwrap_or_default()
+            );
+            match source {
+                Some((path, line)) => self.diagnostics.push(Diagnostic::warning(
+                    path,
+                    Some(*line),
+                    Some(self.rule_id),
+                    message,
+                )),
+                None => self.warning(message),
+            }
+        }
     }
 }
 

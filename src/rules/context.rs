@@ -218,10 +218,18 @@ impl<'a> CallContext<'a> {
 
     /// Why a presence found in this utterance cannot be scored, if it cannot.
     pub fn uncertainty(&self, scope: &Scope, segment_index: usize) -> Option<String> {
-        if scope.attribution == Attribution::Unknown {
+        let segment = self.transcript.segments.get(segment_index)?;
+        // Under `speaker = "any"` a mono segment is as unattributed as under a speaker scope
+        // that fell back to the unknown speech: the words may be the customer's.
+        let unattributed = match scope.attribution {
+            Attribution::Unknown => true,
+            Attribution::Any => segment.speaker == Speaker::Unknown,
+            Attribution::Known(_) => false,
+        };
+        if unattributed {
             return Some("speaker unknown on a mono call; the words may be the customer's".into());
         }
-        let quality = self.transcript.segments.get(segment_index)?.quality;
+        let quality = segment.quality;
         (quality != SegmentQuality::Ok)
             .then(|| format!("{} transcript", quality.as_str().replace('_', " ")))
     }

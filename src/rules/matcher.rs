@@ -6,15 +6,21 @@
 //! transcript word when
 //! - the normalised forms are equal (`días` = `dias`, `ё` = `е`, `ي` = `ی`);
 //! - or their stems are equal (`благодарю`/`благодарим`, `dziękuję`/`dziękujemy`), unless the
-//!   rule says `stem = false`;
+//!   rule says `stem = false`. In a `must_not` (forbidden words) the stems must be equal *and*
+//!   the transcript word must keep the phrase word whole, only its final vowel may change
+//!   (`idiota` → `idiotas`, `idioto`; `дурак` → `дураком`): a stem is shared by innocent words
+//!   too ("ignorant"/"ignore", "ignorante"/"ignorar", "говорил"/"говорю"), and a false
+//!   forbidden word costs an auto-fail;
 //! - or, with `fuzzy = N`, both have 5+ characters and differ by at most N edits (ASR slips:
 //!   "recieve", "grabada"/"grabado");
 //! - `word*` matches any word starting with `word`; a lone `*` matches any one word.
 //!
 //! Persian is also matched space-insensitively (`می‌خواهم`, `می خواهم` and `میخواهم` are one
-//! word written three ways) with up to three letters of suffix on the last word (`ممنون` →
-//! `ممنونم`). Patterns are regular expressions run on the normalised utterance (lower case,
-//! no punctuation, no diacritics), case-insensitively.
+//! word written three ways). Outside `must_not`, and unless `stem = false`, the last word may
+//! carry a personal or plural ending ([`PERSIAN_SUFFIXES`]: `ممنون` → `ممنونم`); forbidden words
+//! never do, because a longer word is another word (`نفهم` "dimwit" / `نفهمیدم` "I did not
+//! understand"; `گمشو` "get lost" / `گم شود` "gets lost"). Patterns are regular expressions run
+//! on the normalised utterance (lower case, no punctuation, no diacritics), case-insensitively.
 //!
 //! Every hit carries its token range so findings can quote the words.
 
@@ -46,6 +52,19 @@ impl Phrase {
     pub(crate) fn is_empty(&self) -> bool {
         self.tokens.is_empty()
     }
+
+    /// The normalised phrase as text (Chinese characters without spaces), for tests.
+    #[cfg(test)]
+    pub(crate) fn normalized(&self) -> String {
+        let mut text = String::new();
+        for (index, token) in self.tokens.iter().enumerate() {
+            if index > 0 && !(token.is_cjk && self.tokens[index - 1].is_cjk) {
+                text.push(' ');
+            }
+            text.push_str(&token.text);
+        }
+        text
+    }
 }
 
 /// A compiled text condition.
@@ -55,17 +74,34 @@ pub struct TextMatcher {
     pub(crate) patterns: Vec<Regex>,
     pub(crate) fuzzy: u8,
     pub(crate) stem: bool,
-    /// Another condition that must be close by, and how many words may lie between.
+    /// The phrases are forbidden words (`must_not`): inflected forms must keep the phrase word
+    /// whole, and Persian words take no suffix (see the module documentation).
+    pub(crate) forbidden: bool,
+    /// Another condition that must be close by, in the same utterance, and how many words may
+    /// lie between.
     pub(crate) near: Option<(Box<TextMatcher>, usize)>,
-    /// Cancels a hit when it overlaps it or ends at most [`EXCEPT_WORDS_BEFORE`] words before
-    /// it, in the same utterance: negations ("never tell anyone your PIN").
+    /// Cancels a hit when it overlaps it or lies at most [`EXCEPT_WORDS`] words before or after
+    /// it in the same sentence of the same utterance: negations ("never tell anyone your PIN",
+    /// Persian `رمز را به هیچ کس نگویید`, Chinese `密码不要告诉别人`).
     pub(crate) except: Option<Box<TextMatcher>>,
     /// A few of the phrases, for evidence ("hello, good morning, …").
     pub(crate) summary: String,
 }
 
-/// How far before a hit an `except` match still cancels it ("do not ever tell me your PIN").
-pub(crate) const EXCEPT_WORDS_BEFORE: usize = 3;
+/// How many words may lie between an `except` match and the hit it cancels, before or after
+/// it, within one sentence: "Acme will **never**, under any circumstances, ask you to
+/// confirm your PIN".
+pub(crate) const EXCEPT_WORDS: usize = 8;
+
+/// The same for Chinese, whose tokens are single characters (a word is one to three):
+/// `我们的工作人员**不会**以任何理由要求您提供密码`.
+pub(crate) const EXCEPT_CHARACTERS: usize = 16;
+
+/// Endings a Persian word may carry outside `must_not`: personal (possessive or verbal)
+/// endings, the plural `ها`, the indefinite or linking `ی`.
+pub(crate) const PERSIAN_SUFFIXES: &[&str] = &[
+    "م", "ت", "ش", "مان", "تان", "شان", "ها", "ی", "یم", "ید", "ند",
+];
 
 /// Where a matcher matched, in a list of utterances.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,8 +123,11 @@ impl TextMatcher {
             hits = hits
                 .into_iter()
                 .filter_map(|hit| {
+                    // Within the utterance: the word that makes a request must be said in it
+                    // ("…tell me your ID number." / "Never give anyone your PIN.").
                     let partner = others
                         .iter()
+                        .filter(|other| other.utterance == hit.utterance)
                         .filter(|other| words_between(&hit.stream, &other.stream) <= *within_words)
                         .min_by_key(|other| words_between(&hit.stream, &other.stream))?;
                     if partner.utterance == hit.utterance {
@@ -110,10 +149,10 @@ impl TextMatcher {
         if let Some(except) = &self.except {
             let exceptions = except.find_all(utterances);
             hits.retain(|hit| {
+                let tokens = &utterances[hit.utterance].tokens;
                 !exceptions.iter().any(|exception| {
                     exception.utterance == hit.utterance
-                        && exception.tokens.start < hit.tokens.end
-                        && hit.tokens.start <= exception.tokens.end + EXCEPT_WORDS_BEFORE
+                        && cancels(tokens, &exception.tokens, &hit.tokens)
                 })
             });
         }
@@ -166,7 +205,8 @@ impl TextMatcher {
             return Some(start + phrase.tokens.len());
         }
         let compact = phrase.compact.as_deref()?;
-        compact_match_at(compact, phrase, tokens, start)
+        let suffixes = self.stem && !self.forbidden;
+        compact_match_at(compact, phrase, tokens, start, suffixes)
     }
 
     fn word_matches(&self, wanted: &Token, token: &Token) -> bool {
@@ -179,7 +219,12 @@ impl TextMatcher {
         if token.text == wanted.text {
             return true;
         }
-        if self.stem && !wanted.is_cjk && token.stem == wanted.stem && !wanted.stem.is_empty() {
+        if self.stem
+            && !wanted.is_cjk
+            && token.stem == wanted.stem
+            && !wanted.stem.is_empty()
+            && (!self.forbidden || keeps_word_whole(&wanted.text, &token.text))
+        {
             return true;
         }
         if self.fuzzy > 0 && !wanted.is_cjk && !token.is_cjk {
@@ -199,15 +244,18 @@ impl TextMatcher {
     }
 }
 
-/// Persian: the phrase's letters, ignoring spaces, starting at a word boundary; the last word
-/// may carry up to three more letters of suffix when the phrase's last word has three or more.
+/// Persian: the phrase's letters, ignoring spaces, starting at a word boundary. With
+/// `suffixes`, the last transcript word may be the phrase's last word (of three or more
+/// letters) plus one of [`PERSIAN_SUFFIXES`]: `ممنونم`, `کارتتان`, but never `گم شود` for
+/// `گمشو` or `نفهمیدم` for `نفهم`.
 fn compact_match_at(
     compact: &str,
     phrase: &Phrase,
     tokens: &[Token],
     start: usize,
+    suffixes: bool,
 ) -> Option<usize> {
-    let last_word_chars = phrase.tokens.last()?.text.chars().count();
+    let last_word = &phrase.tokens.last()?.text;
     let mut joined = String::new();
     for (index, token) in tokens.iter().enumerate().skip(start) {
         joined.push_str(&token.text);
@@ -215,8 +263,13 @@ fn compact_match_at(
             return Some(index + 1);
         }
         if let Some(extra) = joined.strip_prefix(compact) {
-            let extra_chars = extra.chars().count();
-            let ok = last_word_chars >= 3 && extra_chars <= 3 && token.text.len() > extra.len();
+            let ok = suffixes
+                && last_word.chars().count() >= 3
+                && PERSIAN_SUFFIXES.contains(&extra)
+                && token
+                    .text
+                    .strip_suffix(extra)
+                    .is_some_and(|stem| stem.ends_with(last_word.as_str()));
             return ok.then_some(index + 1);
         }
         if !compact.starts_with(joined.as_str()) {
@@ -224,6 +277,71 @@ fn compact_match_at(
         }
     }
     None
+}
+
+/// Whether an `except` match at `exception` cancels the hit at `hit` (token ranges of one
+/// utterance): it overlaps the hit, or lies in the hit's sentence at most [`EXCEPT_WORDS`]
+/// words ([`EXCEPT_CHARACTERS`] Chinese characters) before or after it.
+fn cancels(tokens: &[Token], exception: &Range<usize>, hit: &Range<usize>) -> bool {
+    if exception.start < hit.end && hit.start < exception.end {
+        return true;
+    }
+    let sentence = |index: usize| tokens.get(index).map(|token| token.sentence);
+    let (gap, from, to) = if exception.end <= hit.start {
+        (
+            hit.start - exception.end,
+            exception.end.saturating_sub(1),
+            hit.start,
+        )
+    } else {
+        (
+            exception.start - hit.end,
+            hit.end.saturating_sub(1),
+            exception.start,
+        )
+    };
+    let chinese = tokens.get(hit.start).is_some_and(|token| token.is_cjk);
+    let limit = if chinese {
+        EXCEPT_CHARACTERS
+    } else {
+        EXCEPT_WORDS
+    };
+    gap <= limit && sentence(from).is_some() && sentence(from) == sentence(to)
+}
+
+/// A forbidden word's inflected form keeps the word whole, or changes only its final vowel,
+/// after at least three letters: `idiot` → `idiots`, `idiota` → `idioto`, `тупой` → `тупого`,
+/// `дура` → `дуры`; but not `ignorant` → `ignore`, `ignorante` → `ignorar`, `mówiłem` → `mówił`,
+/// `говорил` → `говорю`.
+fn keeps_word_whole(wanted: &str, word: &str) -> bool {
+    if word.starts_with(wanted) {
+        return true;
+    }
+    let mut characters = wanted.chars();
+    let Some(last) = characters.next_back() else {
+        return false;
+    };
+    let body = characters.as_str();
+    let vowel = matches!(
+        last,
+        'a' | 'e'
+            | 'i'
+            | 'o'
+            | 'u'
+            | 'y'
+            | 'а'
+            | 'е'
+            | 'и'
+            | 'о'
+            | 'у'
+            | 'ы'
+            | 'э'
+            | 'ю'
+            | 'я'
+            | 'й'
+            | 'ь'
+    );
+    vowel && body.chars().count() >= 3 && word.starts_with(body)
 }
 
 /// Words strictly between two token ranges (0 when they touch or overlap).
@@ -249,6 +367,7 @@ mod tests {
             patterns: Vec::new(),
             fuzzy,
             stem: true,
+            forbidden: false,
             near: None,
             except: None,
             summary: String::new(),
@@ -358,10 +477,156 @@ mod tests {
             "never, ever, tell me your PIN",
             Language::English
         ));
+        // Another sentence is out of reach of the negation.
         assert!(matches(
             &asks,
-            "Never mind that part, now please tell me your PIN.",
+            "Never mind that part. Now please tell me your PIN.",
             Language::English
         ));
+    }
+
+    fn forbidden(phrases: &[&str], language: Language) -> TextMatcher {
+        TextMatcher {
+            forbidden: true,
+            ..matcher(phrases, language, 0)
+        }
+    }
+
+    #[test]
+    fn forbidden_words_keep_their_inflections_not_their_stems() {
+        let en = forbidden(&["ignorant", "idiot"], Language::English);
+        assert!(matches(&en, "You are so ignorant.", Language::English));
+        assert!(matches(&en, "You idiots.", Language::English));
+        assert!(!matches(
+            &en,
+            "Please ignore the reminder.",
+            Language::English
+        ));
+        assert!(!matches(&en, "I ignored your message.", Language::English));
+        assert!(!matches(&en, "Excuse my ignorance.", Language::English));
+        // Outside must_not, stems still meet (a greeting said in another form counts).
+        let lenient = matcher(&["ignorant"], Language::English, 0);
+        assert!(matches(&lenient, "Please ignore it", Language::English));
+
+        let es = forbidden(&["ignorante", "idiota", "estúpido"], Language::Spanish);
+        assert!(!matches(
+            &es,
+            "Puede ignorar el mensaje.",
+            Language::Spanish
+        ));
+        assert!(matches(&es, "Son unos ignorantes.", Language::Spanish));
+        assert!(matches(&es, "Son unos idiotas.", Language::Spanish));
+        assert!(matches(&es, "¡Qué estúpida es usted!", Language::Spanish));
+        assert!(!matches(&es, "¿En qué idioma prefiere?", Language::Spanish));
+
+        let pl = forbidden(&["już mówiłem", "idiota", "kretyn"], Language::Polish);
+        assert!(!matches(
+            &pl,
+            "Jak pan już mówił, karta jest zablokowana.",
+            Language::Polish
+        ));
+        assert!(matches(&pl, "Już mówiłem panu.", Language::Polish));
+        assert!(matches(&pl, "Ty idioto!", Language::Polish));
+        assert!(matches(&pl, "Ty kretynie!", Language::Polish));
+
+        let ru = forbidden(&["я уже говорил", "дурак", "тупой"], Language::Russian);
+        assert!(!matches(&ru, "Я уже говорю с коллегой.", Language::Russian));
+        assert!(matches(&ru, "Я уже говорил вам.", Language::Russian));
+        assert!(matches(&ru, "Не будьте дураком.", Language::Russian));
+        assert!(matches(&ru, "Что с тупого взять.", Language::Russian));
+    }
+
+    #[test]
+    fn persian_forbidden_words_take_no_suffix() {
+        let insults = forbidden(&["گمشو", "نفهم"], Language::Persian);
+        assert!(!matches(
+            &insults,
+            "اگر کارت شما گم شود، تماس بگیرید",
+            Language::Persian
+        ));
+        assert!(!matches(&insults, "ببخشید، نفهمیدم.", Language::Persian));
+        assert!(matches(&insults, "گم شو!", Language::Persian));
+        assert!(matches(&insults, "گمشو", Language::Persian));
+        assert!(matches(&insults, "تو نفهم هستی", Language::Persian));
+        // Elsewhere, only the listed endings on the phrase's whole last word.
+        let card = matcher(&["کارت"], Language::Persian, 0);
+        assert!(matches(&card, "کارتتان", Language::Persian));
+        assert!(matches(&card, "کارت‌ها", Language::Persian));
+        assert!(!matches(&card, "کارتون", Language::Persian));
+        let exact = TextMatcher {
+            stem: false,
+            ..matcher(&["ممنون"], Language::Persian, 0)
+        };
+        assert!(!matches(&exact, "خیلی ممنونم", Language::Persian));
+    }
+
+    #[test]
+    fn except_reaches_the_whole_sentence_both_ways() {
+        let mut asks = matcher(&["confirm your pin"], Language::English, 0);
+        asks.except = Some(Box::new(matcher(
+            &["never", "no one"],
+            Language::English,
+            0,
+        )));
+        assert!(!matches(
+            &asks,
+            "Acme will never, under any circumstances, ask you to confirm your PIN.",
+            Language::English
+        ));
+        assert!(!matches(
+            &asks,
+            "No one from Acme will ever ask you to confirm your PIN.",
+            Language::English
+        ));
+        assert!(matches(
+            &asks,
+            "No one else is on the line. Please confirm your PIN.",
+            Language::English
+        ));
+
+        let mut persian = matcher(&["رمز"], Language::Persian, 0);
+        persian.except = Some(Box::new(matcher(&["نگویید"], Language::Persian, 0)));
+        assert!(!matches(
+            &persian,
+            "رمز کارت را به هیچ کس نگویید.",
+            Language::Persian
+        ));
+        assert!(matches(
+            &persian,
+            "به هیچ کس نگویید. رمز کارت چیه؟",
+            Language::Persian
+        ));
+
+        let mut chinese = matcher(&["提供密码"], Language::Chinese, 0);
+        chinese.except = Some(Box::new(matcher(&["不会", "不要"], Language::Chinese, 0)));
+        assert!(!matches(
+            &chinese,
+            "我们的工作人员不会以任何理由要求您提供密码。",
+            Language::Chinese
+        ));
+        let mut secret = matcher(&["密码"], Language::Chinese, 0);
+        secret.except = Some(Box::new(matcher(&["不要"], Language::Chinese, 0)));
+        assert!(!matches(&secret, "密码不要告诉别人。", Language::Chinese));
+        assert!(matches(
+            &secret,
+            "不要着急。密码是多少？",
+            Language::Chinese
+        ));
+        assert!(matches(
+            &chinese,
+            "不会的。请您提供密码。",
+            Language::Chinese
+        ));
+    }
+
+    #[test]
+    fn near_stays_in_its_utterance() {
+        let mut secret = matcher(&["密码"], Language::Chinese, 0);
+        secret.near = Some((Box::new(matcher(&["说一下"], Language::Chinese, 0)), 4));
+        let first = normalize_text("好的，请把身份证号码说一下。", Language::Chinese);
+        let second = normalize_text("密码不要告诉别人。", Language::Chinese);
+        assert!(secret.find_all(&[&first, &second]).is_empty());
+        let asked = normalize_text("请把密码说一下。", Language::Chinese);
+        assert_eq!(secret.find_all(&[&first, &asked]).len(), 1);
     }
 }

@@ -182,11 +182,13 @@ pub(crate) struct RawMatch {
     pub patterns: Vec<String>,
     /// Edits allowed per word of 5+ characters (0–2), for ASR misspellings.
     pub fuzzy: Option<u8>,
-    /// Match inflected forms through the stem (default true).
+    /// Match inflected forms through the stem (default true); in `must_not`, only forms that
+    /// keep the word whole or change its final vowel.
     pub stem: Option<bool>,
     pub near: Option<Box<RawMatch>>,
     pub within_words: Option<u32>,
-    /// Cancels hits it overlaps or precedes by at most 3 words (negations).
+    /// Cancels hits it overlaps or lies at most 8 words (16 Chinese characters) before or
+    /// after, in the same sentence (negations).
     pub except: Option<Box<RawMatch>>,
 }
 

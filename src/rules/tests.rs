@@ -629,3 +629,245 @@ fn timing_and_tone_findings_point_at_the_moment() {
         (Some(40_000), Some(44_000))
     );
 }
+
+/// `speaker = "any"` on a mono call: the words of an unattributed segment may be the
+/// customer's, so a forbidden phrase there is reported, not scored (as under a speaker scope),
+/// while on a stereo call the agent's own words still count.
+#[test]
+fn any_scope_does_not_score_unattributed_mono_speech() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    fs_err::write(
+        dir.path().join("en.toml"),
+        "language = \"en\"\n\n[[rule]]\nid = \"forbidden.any\"\ncategory = \"forbidden_language\"\n\
+         description = \"d\"\nseverity = \"critical\"\npoints = 50\nspeaker = \"any\"\n\
+         must_not = { phrases = [\"idiot\"] }\n",
+    )
+    .expect("write");
+    let rules = RuleSet::load(dir.path()).expect("loads");
+    let rulebook = rules.for_language(Some("en"));
+    let mono = parse_example("@layout mono\n[0:01-0:12] unknown: You idiot, you blocked my card!")
+        .expect("parses");
+    let findings = evaluate(rulebook, &mono.transcript, &mono.measurements);
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    let finding = &findings[0];
+    assert_eq!(
+        (finding.speaker, finding.severity, finding.points),
+        (FindingSpeaker::Unknown, Severity::Info, 0.0)
+    );
+    assert!(finding.evidence.starts_with("not scored (speaker unknown"));
+    assert!(!finding.counts_against_agent());
+    let score = score_call(&mono.transcript, &findings, &ScoringConfig::default());
+    assert_eq!(score.score, Some(100.0), "{score:?}");
+
+    let stereo = parse_example("agent: You idiot, you blocked my card!").expect("parses");
+    let findings = evaluate(rulebook, &stereo.transcript, &stereo.measurements);
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(
+        (findings[0].speaker, findings[0].severity),
+        (FindingSpeaker::Agent, Severity::Critical)
+    );
+    assert!(findings[0].counts_against_agent());
+}
+
+/// Simplified → traditional for every character of the default Chinese rulebook that is
+/// written differently in traditional script. Independent of the table under test
+/// (`normalize::TRADITIONAL`): a rule written in simplified characters must match a transcript
+/// Whisper wrote in traditional ones.
+const TO_TRADITIONAL: &[(char, char)] = &[
+    ('万', '萬'),
+    ('与', '與'),
+    ('丢', '丟'),
+    ('个', '個'),
+    ('为', '為'),
+    ('么', '麼'),
+    ('买', '買'),
+    ('争', '爭'),
+    ('于', '於'),
+    ('们', '們'),
+    ('会', '會'),
+    ('体', '體'),
+    ('余', '餘'),
+    ('关', '關'),
+    ('兴', '興'),
+    ('内', '內'),
+    ('冻', '凍'),
+    ('几', '幾'),
+    ('则', '則'),
+    ('别', '別'),
+    ('制', '製'),
+    ('办', '辦'),
+    ('务', '務'),
+    ('卧', '臥'),
+    ('号', '號'),
+    ('后', '後'),
+    ('吗', '嗎'),
+    ('听', '聽'),
+    ('场', '場'),
+    ('处', '處'),
+    ('复', '復'),
+    ('头', '頭'),
+    ('妈', '媽'),
+    ('实', '實'),
+    ('对', '對'),
+    ('将', '將'),
+    ('属', '屬'),
+    ('帮', '幫'),
+    ('废', '廢'),
+    ('开', '開'),
+    ('录', '錄'),
+    ('恶', '惡'),
+    ('户', '戶'),
+    ('报', '報'),
+    ('挂', '掛'),
+    ('换', '換'),
+    ('无', '無'),
+    ('时', '時'),
+    ('机', '機'),
+    ('来', '來'),
+    ('欢', '歡'),
+    ('气', '氣'),
+    ('没', '沒'),
+    ('滚', '滾'),
+    ('点', '點'),
+    ('烦', '煩'),
+    ('爱', '愛'),
+    ('猪', '豬'),
+    ('电', '電'),
+    ('痴', '癡'),
+    ('监', '監'),
+    ('着', '著'),
+    ('码', '碼'),
+    ('礼', '禮'),
+    ('离', '離'),
+    ('称', '稱'),
+    ('笔', '筆'),
+    ('简', '簡'),
+    ('系', '係'),
+    ('约', '約'),
+    ('终', '終'),
+    ('经', '經'),
+    ('结', '結'),
+    ('给', '給'),
+    ('绝', '絕'),
+    ('统', '統'),
+    ('网', '網'),
+    ('脑', '腦'),
+    ('范', '範'),
+    ('见', '見'),
+    ('规', '規'),
+    ('计', '計'),
+    ('让', '讓'),
+    ('证', '證'),
+    ('诉', '訴'),
+    ('话', '話'),
+    ('询', '詢'),
+    ('该', '該'),
+    ('语', '語'),
+    ('说', '說'),
+    ('请', '請'),
+    ('谢', '謝'),
+    ('责', '責'),
+    ('账', '帳'),
+    ('货', '貨'),
+    ('质', '質'),
+    ('贯', '貫'),
+    ('赖', '賴'),
+    ('转', '轉'),
+    ('过', '過'),
+    ('还', '還'),
+    ('这', '這'),
+    ('进', '進'),
+    ('释', '釋'),
+    ('里', '裡'),
+    ('钟', '鐘'),
+    ('钱', '錢'),
+    ('银', '銀'),
+    ('错', '錯'),
+    ('长', '長'),
+    ('门', '門'),
+    ('闭', '閉'),
+    ('问', '問'),
+    ('间', '間'),
+    ('随', '隨'),
+    ('静', '靜'),
+    ('顾', '顧'),
+    ('题', '題'),
+    ('额', '額'),
+    ('马', '馬'),
+    ('验', '驗'),
+];
+
+/// Characters of the default Chinese rulebook that both scripts write the same way.
+const SAME_IN_BOTH_SCRIPTS: &str = "一三上下不中久之了事五享人什今他代以任份作你使供依侮保信候傻\
+    克全公共其具再冷出分切到加勿化匹千午卡卸去又句叫可司名向吧吵告呢呼和咨品啊喂嗯嘲嘴四回在地\
+    多天好始姓子字安定客寄密小少工己已常底度康弱待很心快念怎思急息您情想愉意感慢懂我或打把抱拜\
+    持按推提操文方日早明昨是晚智有服期本杜束查核格楚槽次款歉止此死每水活添清源片牌物王理瓜生用\
+    病白的相看真知示祝神禁稍空穿章笑笨第等算管索繁美耐背能自致艾蛋蠢行表被要解言貌起超距跟身辱\
+    迎通速道都配量隔非靠面音高鬼麻";
+
+fn matcher_phrases(matcher: &matcher::TextMatcher, phrases: &mut Vec<String>) {
+    phrases.extend(matcher.phrases.iter().map(matcher::Phrase::normalized));
+    if let Some((near, _)) = &matcher.near {
+        matcher_phrases(near, phrases);
+    }
+    if let Some(except) = &matcher.except {
+        matcher_phrases(except, phrases);
+    }
+}
+
+/// Every phrase and lexicon entry of the Chinese rulebook, written in traditional characters,
+/// normalises to the same text as in simplified ones, so that it matches either transcript.
+#[test]
+fn chinese_rules_match_traditional_transcripts() {
+    let rules = default_rules();
+    let mut phrases = Vec::new();
+    for rule in rules.for_language(Some("zh")).rules() {
+        match &rule.condition {
+            Condition::Must(matcher) | Condition::MustNot(matcher) => {
+                matcher_phrases(matcher, &mut phrases);
+            }
+            Condition::Order(order) => {
+                matcher_phrases(&order.first, &mut phrases);
+                matcher_phrases(&order.then, &mut phrases);
+            }
+            _ => {}
+        }
+    }
+    assert!(phrases.len() >= 100, "{} phrases", phrases.len());
+    let mut failures = Vec::new();
+    let mut n_converted = 0;
+    for phrase in &phrases {
+        let mut traditional = String::new();
+        for character in phrase.chars() {
+            if let Some(&(_, written)) = TO_TRADITIONAL
+                .iter()
+                .find(|(simplified, _)| *simplified == character)
+            {
+                traditional.push(written);
+            } else {
+                if crate::normalize::is_cjk(character) && !SAME_IN_BOTH_SCRIPTS.contains(character)
+                {
+                    failures.push(format!(
+                        "{phrase}: add '{character}' to TO_TRADITIONAL or SAME_IN_BOTH_SCRIPTS"
+                    ));
+                }
+                traditional.push(character);
+            }
+        }
+        if traditional != *phrase {
+            n_converted += 1;
+        }
+        let normalized =
+            crate::normalize::normalize(&traditional, crate::normalize::Language::Chinese);
+        if normalized != *phrase {
+            failures.push(format!(
+                "{phrase}: traditional {traditional} normalises to {normalized}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    assert!(
+        n_converted >= 50,
+        "only {n_converted} phrases differ in traditional script"
+    );
+}
