@@ -5,8 +5,10 @@
 //! gives exactly the rows a fresh run with those rules would.
 //!
 //! Privacy invariant: raw transcript text enters here and leaves only redacted (unless
-//! `keep_personal_data` is set): segment text and finding evidence both go through
-//! [`crate::pii::redact`].
+//! `keep_personal_data` is set): segment text goes through [`crate::pii::redact_transcript`];
+//! finding evidence quotes the transcript only through the rules' redacted quotes
+//! (`rules::context`), and the rest of it is machine-written (times, measurements), which a
+//! second pass would mangle ("0:09" near "PIN" taken for a secret).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -135,14 +137,6 @@ impl Analyzer {
             score,
         }
     }
-
-    fn redact(&self, text: &str, language: &str) -> String {
-        if self.options.keep_personal_data {
-            text.to_string()
-        } else {
-            crate::pii::redact(text, language)
-        }
-    }
 }
 
 fn call_date(record: &CallRecord) -> NaiveDate {
@@ -267,10 +261,11 @@ pub fn build_tables(
             } else {
                 crate::pii::redact_transcript(&transcript, &language)
             };
+            // Already redacted where it quotes the transcript; never redacted again.
             let evidence: Vec<String> = analysis
                 .findings
                 .iter()
-                .map(|finding| analyzer.redact(&finding.evidence, &language))
+                .map(|finding| finding.evidence.clone())
                 .collect();
             (analysis, segment_texts, evidence)
         });
@@ -418,4 +413,86 @@ pub fn build_tables(
     }
     summary.n_agent_days = tables.agents.len();
     Ok((tables, summary))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{CallSpec, ChannelSide, Layout, Segment, Speaker};
+
+    /// Evidence is written as the rules redacted it: the clock and machine-written numbers
+    /// next to "PIN" stay, the PIN does not.
+    #[test]
+    fn analyse_writes_evidence_without_a_second_redaction() {
+        let folder = tempfile::tempdir().expect("temporary folder");
+        let store = Store::open(folder.path()).expect("store opens");
+        let segment = |channel: u16, start_ms: u64, end_ms: u64, text: &str| Segment {
+            speaker: if channel == 0 {
+                Speaker::Agent
+            } else {
+                Speaker::Customer
+            },
+            channel,
+            start_ms,
+            end_ms,
+            text: text.to_string(),
+            confidence: 0.9,
+            quality: SegmentQuality::Ok,
+        };
+        let transcript = CallTranscript {
+            duration_ms: 20_000,
+            layout: Layout::Stereo,
+            source_sample_rate: 8000,
+            channels: Vec::new(),
+            segments: vec![
+                segment(0, 100, 2600, "Union Bank, Maria speaking, how can I help?"),
+                segment(1, 2700, 5000, "I need to check my PIN, it is 4321."),
+                segment(0, 9100, 12000, "Thanks. So your PIN is 4321, correct?"),
+                segment(1, 12100, 14000, "Yes, that's right, thank you."),
+            ],
+        };
+        store
+            .save_transcript("key", &transcript)
+            .expect("transcript saved");
+        let record = CallRecord {
+            spec: CallSpec {
+                call_id: "call".to_string(),
+                agent_id: "maria".to_string(),
+                path: "call.wav".into(),
+                started_at: None,
+                agent_channel: Some(ChannelSide::Left),
+                language: Some("en".to_string()),
+            },
+            outcome: Outcome::Transcribed {
+                transcript_key: "key".to_string(),
+            },
+            audio_sha256: None,
+            model_id: None,
+            asr_settings: None,
+            processed_at: chrono::Utc::now(),
+            stage_seconds: BTreeMap::new(),
+            decode_notes: Vec::new(),
+        };
+        let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+        let analyzer = Analyzer::load(&rules, AnalysisOptions::default()).expect("rules load");
+        let (tables, _) = build_tables(&store, &analyzer, &[record]).expect("tables");
+        let evidence: Vec<&str> = tables
+            .findings
+            .iter()
+            .filter(|row| row.rule_id == "personal_data.secret_read_out")
+            .map(|row| row.evidence.as_str())
+            .collect();
+        assert_eq!(
+            evidence,
+            vec![
+                "secret code or password said aloud: agent 0:09: \"Thanks. So your PIN is «[SECRET]», correct?\""
+            ]
+        );
+        let texts: Vec<&str> = tables
+            .segments
+            .iter()
+            .map(|row| row.text.as_str())
+            .collect();
+        assert_eq!(texts[1], "I need to check my PIN, it is [SECRET].");
+    }
 }

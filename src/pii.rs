@@ -136,20 +136,35 @@ pub fn redact_spans(text: &str, spans: &[PiiSpan]) -> String {
 /// over two utterances ("4111 1111" … "1111 1111") is still found. Returns the spans of each
 /// text, in that text's byte offsets.
 pub fn find_in_sequence(texts: &[&str], language: &str) -> Vec<Vec<PiiSpan>> {
+    let asked = vec![None; texts.len()];
+    find_in_utterances(texts, &asked, Language::from_code(language))
+}
+
+/// [`find_in_sequence`], where `asked[i]` is what the conversation just asked for before
+/// `texts[i]` (a secret or a phone number), possibly in the other speaker's words.
+fn find_in_utterances(
+    texts: &[&str],
+    asked: &[Option<PiiKind>],
+    language: Language,
+) -> Vec<Vec<PiiSpan>> {
     let mut joined = String::new();
-    let mut starts = Vec::with_capacity(texts.len());
-    for text in texts {
+    let mut pieces = Vec::with_capacity(texts.len());
+    for (index, text) in texts.iter().enumerate() {
         if !joined.is_empty() {
             joined.push('\n');
         }
-        starts.push(joined.len());
+        pieces.push(Piece {
+            start: joined.len(),
+            asked: asked.get(index).copied().flatten(),
+        });
         joined.push_str(text);
     }
-    let spans = find(&joined, language);
+    let spans = find_in_pieces(&joined, language, &pieces);
     texts
         .iter()
-        .zip(&starts)
-        .map(|(text, &start)| {
+        .zip(&pieces)
+        .map(|(text, piece)| {
+            let start = piece.start;
             let end = start + text.len();
             spans
                 .iter()
@@ -177,27 +192,119 @@ pub fn redact_sequence(texts: &[&str], language: &str) -> Vec<String> {
         .collect()
 }
 
-/// Personal data in every segment of a call, found over each speaker's consecutive
-/// utterances (see [`find_in_sequence`]). One list per segment, in segment order.
+/// Utterances of one speaker are read as one text (a number read across them is one number)
+/// only when at most this long a pause lies between them…
+const JOIN_GAP_MS: u64 = 5_000;
+/// … and the others said nothing in between but a short backchannel ("mm-hmm", "okay, go on").
+const BACKCHANNEL_MAX_WORDS: usize = 3;
+/// A number of 3–8 digits answers a question for a secret (or 7–8 digits one for a phone
+/// number) asked by either speaker at most this long before the utterance starts.
+const ASKED_WITHIN_MS: u64 = 15_000;
+
+/// Personal data in every segment of a call. Each speaker's utterances are read in chains of
+/// consecutive utterances (see [`find_in_sequence`]) that no pause over [`JOIN_GAP_MS`] and no
+/// more than a backchannel of the other speaker separates; a number that answers a question
+/// for a secret or a phone number ("What is your PIN?" … "Four three two one.") is found by the
+/// question, whoever asked it. One list per segment, in segment order.
 pub fn find_in_transcript(transcript: &CallTranscript, language: &str) -> Vec<Vec<PiiSpan>> {
-    let mut spans = vec![Vec::new(); transcript.segments.len()];
+    let language = Language::from_code(language);
+    let segments = &transcript.segments;
+    let mut spans = vec![Vec::new(); segments.len()];
+    let mut order: Vec<usize> = (0..segments.len()).collect();
+    order.sort_by_key(|&index| (segments[index].start_ms, index));
+    let questions: Vec<Option<PiiKind>> = segments
+        .iter()
+        .map(|segment| asked_for(&segment.text, language))
+        .collect();
+    // What was asked last, by anyone, shortly before each utterance.
+    let asked: Vec<Option<PiiKind>> = (0..segments.len())
+        .map(|index| {
+            let segment = &segments[index];
+            order
+                .iter()
+                .rev()
+                .filter(|&&other| other != index)
+                .filter(|&&other| {
+                    let before = &segments[other];
+                    before.start_ms <= segment.start_ms
+                        && segment.start_ms.saturating_sub(before.end_ms) <= ASKED_WITHIN_MS
+                })
+                .find_map(|&other| questions[other])
+        })
+        .collect();
+    // More than a backchannel: a question, or more than a few words.
+    let interrupts: Vec<bool> = segments
+        .iter()
+        .zip(&questions)
+        .map(|(segment, question)| {
+            let text = segment.text.as_str();
+            question.is_some()
+                || text.contains(['?', '？', '؟'])
+                || normalize::normalize_text(text, language).tokens.len() > BACKCHANNEL_MAX_WORDS
+        })
+        .collect();
     for speaker in [Speaker::Agent, Speaker::Customer, Speaker::Unknown] {
-        let indices: Vec<usize> = transcript
-            .segments
+        let own: Vec<usize> = order
             .iter()
-            .enumerate()
-            .filter(|(_, segment)| segment.speaker == speaker)
-            .map(|(index, _)| index)
+            .copied()
+            .filter(|&index| segments[index].speaker == speaker)
             .collect();
-        let texts: Vec<&str> = indices
-            .iter()
-            .map(|&index| transcript.segments[index].text.as_str())
-            .collect();
-        for (&index, found) in indices.iter().zip(find_in_sequence(&texts, language)) {
-            spans[index] = found;
+        let mut chain: Vec<usize> = Vec::new();
+        let mut flush = |chain: &mut Vec<usize>| {
+            let texts: Vec<&str> = chain
+                .iter()
+                .map(|&index| segments[index].text.as_str())
+                .collect();
+            let chain_asked: Vec<Option<PiiKind>> =
+                chain.iter().map(|&index| asked[index]).collect();
+            for (&index, found) in
+                chain
+                    .iter()
+                    .zip(find_in_utterances(&texts, &chain_asked, language))
+            {
+                spans[index] = found;
+            }
+            chain.clear();
+        };
+        for &index in &own {
+            if let Some(&previous) = chain.last() {
+                let (before, after) = (&segments[previous], &segments[index]);
+                let paused = after.start_ms.saturating_sub(before.end_ms) > JOIN_GAP_MS;
+                let interrupted = order.iter().any(|&other| {
+                    let between = &segments[other];
+                    between.speaker != speaker
+                        && between.start_ms > before.start_ms
+                        && between.start_ms < after.start_ms
+                        && interrupts[other]
+                });
+                if paused || interrupted {
+                    flush(&mut chain);
+                }
+            }
+            chain.push(index);
         }
+        flush(&mut chain);
     }
     spans
+}
+
+/// What a text asks for or names last: a secret ("the three digit code on the back", "PIN")
+/// or a phone number ("a good callback number").
+fn asked_for(text: &str, language: Language) -> Option<PiiKind> {
+    let keywords = compiled_keywords(language);
+    let tokens = normalize::normalize_text(text, language).tokens;
+    let last = |phrases: &[Vec<Token>]| {
+        keyword_positions(&tokens, phrases)
+            .into_iter()
+            .map(|range| range.end)
+            .max()
+    };
+    match (last(&keywords.secret), last(&keywords.phone)) {
+        (Some(secret), Some(phone)) if phone > secret => Some(PiiKind::Phone),
+        (Some(_), _) => Some(PiiKind::Secret),
+        (None, Some(_)) => Some(PiiKind::Phone),
+        (None, None) => None,
+    }
 }
 
 /// The redacted text of every segment of a call, in segment order: what the `segments`
@@ -353,6 +460,14 @@ const ENGLISH_WORDS: ContextWords = ContextWords {
         "sms code",
         "three digit code",
         "digits on the back",
+        "numbers on the back",
+        "number on the back",
+        "code on the back",
+        "on the back of the card",
+        "on the back of your card",
+        "three digits",
+        "three numbers",
+        "security number",
         "card verification",
     ],
     password: &["password", "passcode", "passphrase"],
@@ -397,6 +512,7 @@ const ENGLISH_WORDS: ContextWords = ContextWords {
         "callback",
         "call back",
         "contact*",
+        "landline*",
     ],
     email_at: &["at"],
     email_dot: &["dot"],
@@ -618,6 +734,26 @@ impl SpanSet {
 }
 
 fn find_in(text: &str, language: Language) -> Vec<PiiSpan> {
+    find_in_pieces(
+        text,
+        language,
+        &[Piece {
+            start: 0,
+            asked: None,
+        }],
+    )
+}
+
+/// One utterance of a text joined from several (see [`find_in_sequence`]).
+#[derive(Debug, Clone, Copy)]
+struct Piece {
+    /// Where it starts in the joined text; the first piece starts at 0.
+    start: usize,
+    /// What the conversation asked for just before it (see [`find_in_transcript`]).
+    asked: Option<PiiKind>,
+}
+
+fn find_in_pieces(text: &str, language: Language, pieces: &[Piece]) -> Vec<PiiSpan> {
     let words = context_words(language);
     let keywords = compiled_keywords(language);
     let mut spans = SpanSet::default();
@@ -633,24 +769,44 @@ fn find_in(text: &str, language: Language) -> Vec<PiiSpan> {
 
     let secret_keywords = keyword_positions(tokens, &keywords.secret);
     let phone_keywords = keyword_positions(tokens, &keywords.phone);
-    for run in digit_runs(text, tokens, language, &spans) {
-        classify_run(
-            &run,
-            language,
-            &secret_keywords,
-            &phone_keywords,
-            &mut spans,
-        );
+    let phone_only_keywords = keyword_positions(tokens, &keywords.phone_only);
+    let runs = digit_runs(text, tokens, language, &spans);
+    let runs = bridge_runs(
+        text,
+        tokens,
+        runs,
+        &[&secret_keywords, &phone_keywords],
+        &spans,
+    );
+    let classifier = Classifier {
+        language,
+        secret_keywords: &secret_keywords,
+        phone_keywords: &phone_keywords,
+        phone_only_keywords: &phone_only_keywords,
+        pieces,
+    };
+    for run in &runs {
+        if run.bridged {
+            classifier.add_bridged(run, &mut spans);
+        } else {
+            classifier.classify(&run.items, run.plus_offset, &mut spans);
+        }
     }
-    find_word_passwords(tokens, words, &keywords.password, &mut spans);
+    find_word_passwords(text, tokens, words, &keywords.password, &mut spans);
     spans.into_sorted()
 }
+
+/// Phone keywords that name any number ("number", "номер", "شماره", "号码"): a secret asked for
+/// just before is still a secret when one of these is next to it.
+const GENERIC_NUMBER_WORDS: &[&str] = &["number", "numero", "номер", "numer", "شماره", "号码"];
 
 /// The keyword phrases of one language, normalised once per process.
 struct CompiledKeywords {
     secret: Vec<Vec<Token>>,
     password: Vec<Vec<Token>>,
     phone: Vec<Vec<Token>>,
+    /// The phone keywords that name nothing but a phone ("phone", not "number").
+    phone_only: Vec<Vec<Token>>,
 }
 
 fn compiled_keywords(language: Language) -> &'static CompiledKeywords {
@@ -678,6 +834,9 @@ fn compiled_keywords(language: Language) -> &'static CompiledKeywords {
                 secret: compile(&mut COMMON_SECRET.iter().chain(words.secret)),
                 password: compile(&mut words.password.iter()),
                 phone: compile(&mut words.phone.iter()),
+                phone_only: compile(&mut words.phone.iter().filter(|phrase| {
+                    !GENERIC_NUMBER_WORDS.contains(&phrase.trim_end_matches('*'))
+                })),
             };
             (language, compiled)
         })
@@ -756,6 +915,8 @@ struct DigitRun {
     items: Vec<DigitItem>,
     /// Where a '+' right before the run is ("+7 916 …").
     plus_offset: Option<usize>,
+    /// Runs joined across a filler into one card (see [`bridge_runs`]).
+    bridged: bool,
 }
 
 /// Characters that may separate digit groups inside one number.
@@ -779,6 +940,12 @@ fn is_number_separator(character: char) -> bool {
                     | '：'
                     | '\u{200C}'
                     | '\u{060C}'
+                    | '\u{066B}'
+                    | '\u{066C}'
+                    | '…'
+                    | '；'
+                    | '！'
+                    | '？'
         )
 }
 
@@ -881,6 +1048,7 @@ fn drop_lonely_weak_digits(run: DigitRun) -> Vec<DigitRun> {
     let mut current = DigitRun {
         items: Vec::new(),
         plus_offset: run.plus_offset,
+        bridged: false,
     };
     for (position, &group) in groups.iter().enumerate() {
         if keep(position) {
@@ -905,32 +1073,164 @@ fn spoken_iban_country(language: Language) -> Option<&'static str> {
     }
 }
 
-fn classify_run(
-    run: &DigitRun,
-    language: Language,
-    secret_keywords: &[Range<usize>],
-    phone_keywords: &[Range<usize>],
-    spans: &mut SpanSet,
-) {
-    let items = &run.items;
-    let Some((first, last)) = items.first().zip(items.last()) else {
-        return;
-    };
-    let digits: String = items
-        .iter()
-        .map(|item| char::from(b'0' + item.digit))
-        .collect();
-    let whole = first.byte_range.start..last.byte_range.end;
+/// Where a Luhn-valid stretch of 13–19 digits lies in a run (start, length), starting and
+/// ending between groups.
+fn luhn_window(items: &[DigitItem]) -> Option<(usize, usize)> {
+    luhn_windows(items).next()
+}
+
+/// Every Luhn-valid stretch of 13–19 digits of a run, in order of start then length.
+fn luhn_windows(items: &[DigitItem]) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let digits = digits_of(items);
     let n_digits = digits.len();
-    // A card or account window may start or end only between groups.
-    let boundary = |position: usize| {
+    let boundary = move |position: usize| {
         position == 0 || position >= n_digits || items[position].group != items[position - 1].group
     };
+    (0..n_digits)
+        .filter(move |&start| boundary(start))
+        .flat_map(move |start| (13..=19).map(move |length| (start, length)))
+        .filter(move |&(start, length)| {
+            start + length <= n_digits
+                && boundary(start + length)
+                && luhn_valid(&digits[start..start + length])
+        })
+}
 
-    // An account number read as digits (Polish NRB, Iranian Sheba): the whole run goes.
-    if let Some(country) = spoken_iban_country(language)
-        && let Some(&(_, length)) = IBAN_LENGTHS.iter().find(|(code, _)| *code == country)
-    {
+fn digits_of(items: &[DigitItem]) -> String {
+    items
+        .iter()
+        .map(|item| char::from(b'0' + item.digit))
+        .collect()
+}
+
+fn whole_range(items: &[DigitItem]) -> Range<usize> {
+    match (items.first(), items.last()) {
+        (Some(first), Some(last)) => first.byte_range.start..last.byte_range.end,
+        _ => 0..0,
+    }
+}
+
+/// A decision on one run: what it is and which bytes go.
+type Decision = (PiiKind, Range<usize>, bool);
+
+struct Classifier<'a> {
+    language: Language,
+    secret_keywords: &'a [Range<usize>],
+    phone_keywords: &'a [Range<usize>],
+    phone_only_keywords: &'a [Range<usize>],
+    pieces: &'a [Piece],
+}
+
+impl Classifier<'_> {
+    /// Which utterance a byte of the joined text belongs to.
+    fn piece_of(&self, byte: usize) -> usize {
+        self.pieces
+            .partition_point(|piece| piece.start <= byte)
+            .saturating_sub(1)
+    }
+
+    /// A card read with a filler in the middle ("4111 1111, sorry, 1111 1111"): the whole
+    /// stretch goes, fillers included.
+    fn add_bridged(&self, run: &DigitRun, spans: &mut SpanSet) {
+        let verified = luhn_valid(&digits_of(&run.items));
+        spans.add(PiiKind::Card, whole_range(&run.items), verified);
+    }
+
+    /// Classifies a run and adds what it is. A run over several utterances is one number only
+    /// when nothing else explains it: a card inside it takes its own utterances, and
+    /// utterances that each hold a number of their own ("737." … "Four three two one.") are
+    /// classified one by one.
+    fn classify(&self, items: &[DigitItem], plus_offset: Option<usize>, spans: &mut SpanSet) {
+        let (Some(first), Some(last)) = (items.first(), items.last()) else {
+            return;
+        };
+        let first_piece = self.piece_of(first.byte_range.start);
+        if first_piece == self.piece_of(last.byte_range.start) {
+            if let Some((kind, range, verified)) = self.decide(items, plus_offset) {
+                spans.add(kind, range, verified);
+            }
+            return;
+        }
+        if let Some((kind, range, verified)) = self.spoken_iban(items) {
+            spans.add(kind, range, verified);
+            return;
+        }
+        // The card that fills whole utterances, if one does: not "4321." plus the card after.
+        let piece_edge = |position: usize| {
+            position == 0
+                || position >= items.len()
+                || self.piece_of(items[position].byte_range.start)
+                    != self.piece_of(items[position - 1].byte_range.start)
+        };
+        let window = luhn_windows(items)
+            .find(|&(start, length)| piece_edge(start) && piece_edge(start + length))
+            .or_else(|| luhn_window(items));
+        if let Some((start, length)) = window {
+            let from_piece = self.piece_of(items[start].byte_range.start);
+            let to_piece = self.piece_of(items[start + length - 1].byte_range.start);
+            let card_start = items
+                .iter()
+                .position(|item| self.piece_of(item.byte_range.start) >= from_piece)
+                .unwrap_or(0);
+            let card_end = items
+                .iter()
+                .position(|item| self.piece_of(item.byte_range.start) > to_piece)
+                .unwrap_or(items.len());
+            spans.add(
+                PiiKind::Card,
+                whole_range(&items[card_start..card_end]),
+                true,
+            );
+            self.classify(&items[..card_start], plus_offset, spans);
+            self.classify(&items[card_end..], None, spans);
+            return;
+        }
+        let mut parts: Vec<&[DigitItem]> = Vec::new();
+        let mut part_start = 0;
+        for index in 1..=items.len() {
+            if index == items.len()
+                || self.piece_of(items[index].byte_range.start)
+                    != self.piece_of(items[index - 1].byte_range.start)
+            {
+                parts.push(&items[part_start..index]);
+                part_start = index;
+            }
+        }
+        let one_by_one: Vec<Option<Decision>> = parts
+            .iter()
+            .enumerate()
+            .map(|(index, part)| self.decide(part, plus_offset.filter(|_| index == 0)))
+            .collect();
+        let whole = if one_by_one.iter().all(Option::is_some) {
+            None
+        } else {
+            // An unchecked card must be one read-out: groups of at least four digits in each
+            // utterance, not "737." … "Four three two one." … "555 1234.".
+            self.decide(items, plus_offset)
+                .filter(|(kind, _, verified)| {
+                    *kind != PiiKind::Card || *verified || parts.iter().all(|part| part.len() >= 4)
+                })
+        };
+        let decisions: Vec<Decision> = match whole {
+            Some(decision) => vec![decision],
+            None => one_by_one.into_iter().flatten().collect(),
+        };
+        for (kind, range, verified) in decisions {
+            spans.add(kind, range, verified);
+        }
+    }
+
+    /// An account number read as digits (Polish NRB, Iranian Sheba): the whole run goes.
+    fn spoken_iban(&self, items: &[DigitItem]) -> Option<Decision> {
+        let country = spoken_iban_country(self.language)?;
+        let &(_, length) = IBAN_LENGTHS.iter().find(|(code, _)| *code == country)?;
+        let digits = digits_of(items);
+        let n_digits = digits.len();
+        let boundary = |position: usize| {
+            position == 0
+                || position >= n_digits
+                || items[position].group != items[position - 1].group
+        };
         let wanted = length - 2;
         let valid = (0..n_digits.saturating_sub(wanted) + 1).any(|start| {
             start + wanted <= n_digits
@@ -938,54 +1238,221 @@ fn classify_run(
                 && boundary(start + wanted)
                 && iban_valid(&format!("{country}{}", &digits[start..start + wanted]))
         });
-        if valid {
-            spans.add(PiiKind::Iban, whole, true);
-            return;
+        valid.then(|| (PiiKind::Iban, whole_range(items), true))
+    }
+
+    /// What one run is, read as one number.
+    fn decide(&self, items: &[DigitItem], plus_offset: Option<usize>) -> Option<Decision> {
+        let (first, last) = items.first().zip(items.last())?;
+        let whole = whole_range(items);
+        let n_digits = items.len();
+        if let Some(decision) = self.spoken_iban(items) {
+            return Some(decision);
+        }
+        // A Luhn-valid stretch of 13–19 digits anywhere in the run: the whole run is a card.
+        if luhn_window(items).is_some() {
+            return Some((PiiKind::Card, whole, true));
+        }
+
+        let first_token = first.token_index;
+        let last_token = last.token_index;
+        let near = |keywords: &[Range<usize>], before: usize, after: usize| {
+            keywords.iter().any(|keyword| {
+                (keyword.end <= first_token && first_token - keyword.end <= before)
+                    || (keyword.start > last_token && keyword.start - last_token <= after)
+            })
+        };
+        let asked = self.pieces[self.piece_of(first.byte_range.start)].asked;
+        if (3..=8).contains(&n_digits) && near(self.secret_keywords, 6, 3) {
+            Some((PiiKind::Secret, whole, false))
+        } else if let Some(plus_offset) = plus_offset
+            && (7..=15).contains(&n_digits)
+        {
+            Some((PiiKind::Phone, plus_offset..whole.end, false))
+        } else if (13..=19).contains(&n_digits) {
+            // Most likely a card the ASR garbled: redact it as one.
+            Some((PiiKind::Card, whole, false))
+        } else if n_digits > 19 {
+            Some((PiiKind::Iban, whole, false))
+        } else if (9..=12).contains(&n_digits)
+            || ((7..=8).contains(&n_digits)
+                && (near(self.phone_keywords, 8, 2) || asked == Some(PiiKind::Phone)))
+        {
+            Some((PiiKind::Phone, whole, false))
+        } else if (3..=8).contains(&n_digits)
+            && asked == Some(PiiKind::Secret)
+            && !near(self.phone_only_keywords, 8, 2)
+        {
+            // The answer to "What is your PIN?", whoever asked.
+            Some((PiiKind::Secret, whole, false))
+        } else {
+            None
         }
     }
+}
 
-    // A Luhn-valid stretch of 13–19 digits anywhere in the run: the whole run is a card.
-    let has_card = (0..n_digits).any(|start| {
-        boundary(start)
-            && (13..=19).any(|length| {
-                start + length <= n_digits
-                    && boundary(start + length)
-                    && luhn_valid(&digits[start..start + length])
+/// Words a caller puts between the groups of a number they read ("4111 1111, sorry, 1111
+/// 1111"), in every language; compared in normalised form.
+const FILLERS: &[&str] = &[
+    "uh",
+    "um",
+    "er",
+    "erm",
+    "ah",
+    "eh",
+    "hmm",
+    "mm",
+    "mhm",
+    "sorry",
+    "so",
+    "okay",
+    "ok",
+    "yes",
+    "yeah",
+    "and",
+    "then",
+    "wait",
+    "next",
+    "right",
+    "este",
+    "perdon",
+    "bueno",
+    "vale",
+    "si",
+    "y",
+    "luego",
+    "pues",
+    "espere",
+    "так",
+    "э",
+    "ээ",
+    "ну",
+    "да",
+    "и",
+    "дальше",
+    "значит",
+    "извините",
+    "eee",
+    "yyy",
+    "tak",
+    "i",
+    "dalej",
+    "przepraszam",
+    "خب",
+    "بله",
+    "و",
+    "ببخشید",
+    "呃",
+    "嗯",
+    "然",
+    "后",
+    "对",
+];
+
+/// Most words a card read-out may hold between two groups.
+const BRIDGE_MAX_WORDS: usize = 3;
+
+/// Joins runs that a few words split ("4111 1111, sorry, 1111 1111", "… так, один один …")
+/// into one card run, when together they make a card: 13–19 digits that pass Luhn, or that
+/// come in groups of four with only fillers between them. Neither side may hold a card of its
+/// own, and no keyword or question may lie between them.
+fn bridge_runs(
+    text: &str,
+    tokens: &[Token],
+    mut runs: Vec<DigitRun>,
+    keywords: &[&[Range<usize>]],
+    taken: &SpanSet,
+) -> Vec<DigitRun> {
+    // The tokens between two runs, if they may be bridged; None if not.
+    let gap_words = |left: &DigitRun, right: &DigitRun| -> Option<Vec<usize>> {
+        let gap = whole_range(&left.items).end..whole_range(&right.items).start;
+        let gap_text = text.get(gap.clone())?;
+        if taken.overlaps(&gap) || gap_text.contains(['?', '!', '？', '！', '؟']) {
+            return None;
+        }
+        let words: Vec<usize> = (0..tokens.len())
+            .filter(|&index| {
+                tokens[index].byte_range.start >= gap.start
+                    && tokens[index].byte_range.end <= gap.end
             })
-    });
-    if has_card {
-        spans.add(PiiKind::Card, whole, true);
-        return;
-    }
-
-    let first_token = first.token_index;
-    let last_token = last.token_index;
-    let near = |keywords: &[Range<usize>], before: usize, after: usize| {
-        keywords.iter().any(|keyword| {
-            (keyword.end <= first_token && first_token - keyword.end <= before)
-                || (keyword.start > last_token && keyword.start - last_token <= after)
-        })
+            .collect();
+        let is_keyword = |index: usize| {
+            keywords
+                .iter()
+                .any(|ranges| ranges.iter().any(|range| range.contains(&index)))
+        };
+        (words.len() <= BRIDGE_MAX_WORDS && !words.iter().any(|&index| is_keyword(index)))
+            .then_some(words)
     };
-    if (3..=8).contains(&n_digits) && near(secret_keywords, 6, 3) {
-        spans.add(PiiKind::Secret, whole, false);
-    } else if let Some(plus_offset) = run.plus_offset
-        && (7..=15).contains(&n_digits)
-    {
-        spans.add(PiiKind::Phone, plus_offset..whole.end, false);
-    } else if (13..=19).contains(&n_digits) {
-        // Most likely a card the ASR garbled: redact it as one.
-        spans.add(PiiKind::Card, whole, false);
-    } else if n_digits > 19 {
-        spans.add(PiiKind::Iban, whole, false);
-    } else if (9..=12).contains(&n_digits)
-        || ((7..=8).contains(&n_digits) && near(phone_keywords, 8, 2))
-    {
-        spans.add(PiiKind::Phone, whole, false);
+    let is_filler = |index: usize| {
+        FILLERS
+            .iter()
+            .any(|filler| normalize::normalize_word(filler) == tokens[index].text)
+    };
+    let has_card: Vec<bool> = runs
+        .iter()
+        .map(|run| luhn_window(&run.items).is_some())
+        .collect();
+    let mut out = Vec::with_capacity(runs.len());
+    let mut index = 0;
+    while index < runs.len() {
+        let mut best: Option<usize> = None;
+        if !has_card[index] {
+            let mut total = runs[index].items.len();
+            let mut only_fillers = true;
+            let mut groups_of_four = total.is_multiple_of(4);
+            let mut end = index + 1;
+            while end < runs.len() && !has_card[end] {
+                let Some(words) = gap_words(&runs[end - 1], &runs[end]) else {
+                    break;
+                };
+                total += runs[end].items.len();
+                if total > 19 {
+                    break;
+                }
+                only_fillers &= words.iter().all(|&word| is_filler(word));
+                groups_of_four &= runs[end].items.len().is_multiple_of(4);
+                if total >= 13 {
+                    let digits: String = runs[index..=end]
+                        .iter()
+                        .map(|run| digits_of(&run.items))
+                        .collect();
+                    if luhn_valid(&digits) {
+                        best = Some(end);
+                        break;
+                    }
+                    if only_fillers && groups_of_four {
+                        best = Some(end);
+                    }
+                }
+                end += 1;
+            }
+        }
+        match best {
+            Some(end) => {
+                let mut merged = DigitRun {
+                    items: Vec::new(),
+                    plus_offset: None,
+                    bridged: true,
+                };
+                for run in &runs[index..=end] {
+                    merged.items.extend(run.items.iter().cloned());
+                }
+                out.push(merged);
+                index = end + 1;
+            }
+            None => {
+                out.push(std::mem::take(&mut runs[index]));
+                index += 1;
+            }
+        }
     }
+    out
 }
 
 /// "my password is sunshine42", "mi contraseña es perro", "رمزم گل۱۲ است".
 fn find_word_passwords(
+    text: &str,
     tokens: &[Token],
     words: &ContextWords,
     password_keywords: &[Vec<Token>],
@@ -1014,8 +1481,42 @@ fn find_word_passwords(
         let plain_word = candidate.text.chars().count() >= 3
             && !candidate.is_cjk
             && !words.not_passwords.contains(&candidate.text.as_str());
-        if has_digit || (plain_word && (skipped_copula || copula_after)) {
-            spans.add(PiiKind::Secret, candidate.byte_range.clone(), false);
+        // The whole written word ("P@ssw0rd!" is one password, not "p", "ssw0rd"), less the
+        // sentence's punctuation after it.
+        let written_end = text[candidate.byte_range.start..]
+            .find(char::is_whitespace)
+            .map_or(text.len(), |offset| candidate.byte_range.start + offset);
+        let written = text[candidate.byte_range.start..written_end]
+            .trim_end_matches(['.', ',', '!', '?', ';', ':', '"', '\'', ')', '…']);
+        let written_range = candidate.byte_range.start
+            ..(candidate.byte_range.start + written.len()).max(candidate.byte_range.end);
+        let has_symbol = written.chars().any(|character| {
+            !character.is_alphanumeric() && !is_number_separator(character) && character != '\''
+        });
+        // Spelled out: "S U N S H I N E 4 2".
+        let mut spelled_end = position;
+        while tokens.get(spelled_end).is_some_and(|token| {
+            !token.is_cjk
+                && token.text.chars().count() == 1
+                && text
+                    .get(tokens[spelled_end.max(1) - 1].byte_range.end..token.byte_range.start)
+                    .is_some_and(|gap| {
+                        spelled_end == position || gap.chars().all(|c| c == ' ' || c == '-')
+                    })
+        }) {
+            spelled_end += 1;
+        }
+        if spelled_end - position >= 3 {
+            spans.add(
+                PiiKind::Secret,
+                candidate.byte_range.start..tokens[spelled_end - 1].byte_range.end,
+                false,
+            );
+        } else if has_digit
+            || (has_symbol && written.chars().count() >= 3)
+            || (plain_word && (skipped_copula || copula_after))
+        {
+            spans.add(PiiKind::Secret, written_range, false);
         }
     }
 }
@@ -1176,32 +1677,340 @@ mod tests {
         assert_eq!(redacted, vec!["It's [CARD]", "[CARD], yes."]);
     }
 
-    #[test]
-    fn transcript_redaction_follows_each_speaker() {
+    /// A call of (speaker, start ms, end ms, text) utterances.
+    fn call(utterances: &[(Speaker, u64, u64, &str)]) -> CallTranscript {
         use crate::types::{Layout, Segment, SegmentQuality};
-        let segment = |speaker: Speaker, start_ms: u64, text: &str| Segment {
-            speaker,
-            channel: u16::from(speaker == Speaker::Customer),
-            start_ms,
-            end_ms: start_ms + 1000,
-            text: text.to_string(),
-            confidence: 0.9,
-            quality: SegmentQuality::Ok,
-        };
-        let transcript = CallTranscript {
-            duration_ms: 10_000,
-            layout: Layout::Stereo,
+        let mono = utterances
+            .iter()
+            .all(|(speaker, ..)| *speaker == Speaker::Unknown);
+        CallTranscript {
+            duration_ms: utterances.iter().map(|u| u.2).max().unwrap_or(0),
+            layout: if mono { Layout::Mono } else { Layout::Stereo },
             source_sample_rate: 8000,
             channels: Vec::new(),
-            segments: vec![
-                segment(Speaker::Customer, 0, "It's 4111 1111"),
-                segment(Speaker::Agent, 1000, "Mm-hmm."),
-                segment(Speaker::Customer, 2000, "1111 1111."),
-            ],
-        };
+            segments: utterances
+                .iter()
+                .map(|&(speaker, start_ms, end_ms, text)| Segment {
+                    speaker,
+                    channel: u16::from(speaker == Speaker::Customer),
+                    start_ms,
+                    end_ms,
+                    text: text.to_string(),
+                    confidence: 0.9,
+                    quality: SegmentQuality::Ok,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn transcript_redaction_follows_each_speaker() {
+        let transcript = call(&[
+            (Speaker::Customer, 0, 1000, "It's 4111 1111"),
+            (Speaker::Agent, 1000, 2000, "Mm-hmm."),
+            (Speaker::Customer, 2000, 3000, "1111 1111."),
+        ]);
         assert_eq!(
             redact_transcript(&transcript, "en"),
             vec!["It's [CARD]", "Mm-hmm.", "[CARD]."]
+        );
+    }
+
+    /// The agent asks, the customer answers in an utterance of its own (reviewer's call).
+    #[test]
+    fn answers_to_the_other_speakers_question_are_secrets() {
+        let transcript = call(&[
+            (
+                Speaker::Agent,
+                104,
+                2632,
+                "Union Bank Maria speaking. Can I have the three digit code on the back of the card?",
+            ),
+            (Speaker::Customer, 2712, 3500, "Sure, one moment."),
+            (Speaker::Customer, 3600, 5000, "737."),
+            (
+                Speaker::Agent,
+                5100,
+                7000,
+                "Thank you. And what is your PIN?",
+            ),
+            (
+                Speaker::Customer,
+                7100,
+                8000,
+                "Hold on, I have it written down.",
+            ),
+            (Speaker::Customer, 8100, 9000, "Four three two one."),
+            (
+                Speaker::Agent,
+                9100,
+                12000,
+                "What is a good callback number?",
+            ),
+            (Speaker::Customer, 12100, 13000, "Well, my landline is"),
+            (Speaker::Customer, 13100, 14000, "555 1234."),
+            (Speaker::Agent, 14100, 16000, "And the card?"),
+            (Speaker::Customer, 16100, 16900, "Yes, here it is."),
+            (Speaker::Customer, 17000, 18000, "4111… 1111… 1111… 1111"),
+        ]);
+        assert_eq!(
+            redact_transcript(&transcript, "en"),
+            vec![
+                "Union Bank Maria speaking. Can I have the three digit code on the back of the card?",
+                "Sure, one moment.",
+                "[SECRET].",
+                "Thank you. And what is your PIN?",
+                "Hold on, I have it written down.",
+                "[SECRET].",
+                "What is a good callback number?",
+                "Well, my landline is",
+                "[PHONE].",
+                "And the card?",
+                "Yes, here it is.",
+                "[CARD]",
+            ]
+        );
+        // A question more than 15 s old makes no secret; nor does a number with no question.
+        let transcript = call(&[
+            (Speaker::Agent, 0, 2000, "And what is your PIN?"),
+            (Speaker::Customer, 2100, 4000, "Sorry, I need to find it."),
+            (Speaker::Agent, 30_000, 32_000, "Are you still there?"),
+            (
+                Speaker::Customer,
+                32_100,
+                34_000,
+                "Yes. I waited 20 minutes, it is 2024 now.",
+            ),
+        ]);
+        assert_eq!(
+            redact_transcript(&transcript, "en")[3],
+            "Yes. I waited 20 minutes, it is 2024 now."
+        );
+        // The last digits of a phone number are not the PIN asked for before.
+        let transcript = call(&[
+            (
+                Speaker::Agent,
+                9100,
+                12000,
+                "Thanks. So your PIN is 4321, correct?",
+            ),
+            (Speaker::Customer, 12100, 14000, "Yes."),
+            (
+                Speaker::Agent,
+                14100,
+                16000,
+                "And your phone, the one ending in double oh seven?",
+            ),
+        ]);
+        assert_eq!(
+            redact_transcript(&transcript, "en"),
+            vec![
+                "Thanks. So your PIN is [SECRET], correct?",
+                "Yes.",
+                "And your phone, the one ending in double oh seven?"
+            ]
+        );
+        // "The number is …" after "What is your PIN?" is the PIN.
+        let transcript = call(&[
+            (Speaker::Agent, 0, 2000, "What is your PIN?"),
+            (Speaker::Customer, 2100, 4000, "The number is 4321."),
+        ]);
+        assert_eq!(
+            redact_transcript(&transcript, "en")[1],
+            "The number is [SECRET]."
+        );
+    }
+
+    #[test]
+    fn secret_wordings_about_the_back_of_the_card() {
+        assert_eq!(
+            redact("the three numbers on the back are 123", "en"),
+            "the three numbers on the back are [SECRET]"
+        );
+        assert_eq!(
+            redact("the code on the back is 123", "en"),
+            "the code on the back is [SECRET]"
+        );
+    }
+
+    /// Short answers in a row are each what was asked, not one card (reviewer's call); a card
+    /// needs 13–19 digits of one read-out or a Luhn check.
+    #[test]
+    fn short_numbers_in_a_row_are_not_a_card() {
+        let transcript = call(&[
+            (
+                Speaker::Agent,
+                104,
+                2632,
+                "Union Bank Maria speaking. Can I have the three digit code on the back of the card?",
+            ),
+            (Speaker::Customer, 2712, 5000, "Sure, it is 737."),
+            (Speaker::Agent, 5100, 7000, "And what is your PIN?"),
+            (Speaker::Customer, 7100, 9000, "Four three two one."),
+            (
+                Speaker::Agent,
+                9100,
+                12000,
+                "What is a good callback number?",
+            ),
+            (Speaker::Customer, 12100, 14000, "555 1234."),
+            (Speaker::Agent, 14100, 16000, "And the card?"),
+            (Speaker::Customer, 16100, 18000, "4111… 1111… 1111… 1111"),
+        ]);
+        let redacted = redact_transcript(&transcript, "en");
+        assert_eq!(redacted[1], "Sure, it is [SECRET].");
+        assert_eq!(redacted[3], "[SECRET].");
+        assert_eq!(redacted[5], "[PHONE].");
+        assert_eq!(redacted[7], "[CARD]");
+        // The same answers with no question between them, and none before.
+        let texts = ["Sure, it is 737.", "Four three two one.", "555 1234."];
+        assert_eq!(redact_sequence(&texts, "en"), texts.to_vec());
+        // A card after a short number, in the next utterance: only the card is a card.
+        assert_eq!(
+            redact_sequence(&["My PIN is 4321.", "4111 1111 1111 1111"], "en"),
+            vec!["My PIN is [SECRET].", "[CARD]"]
+        );
+        // A card the ASR garbled (no Luhn), read over two utterances, is still a card.
+        assert_eq!(
+            redact_sequence(&["It's 4111 1111", "1111 1112."], "en"),
+            vec!["It's [CARD]", "[CARD]."]
+        );
+    }
+
+    #[test]
+    fn cards_read_with_a_filler_between_groups() {
+        assert_eq!(
+            redact("My card is 4111 1111, sorry, 1111 1111.", "en"),
+            "My card is [CARD]."
+        );
+        assert_eq!(
+            redact(
+                "four one one one, one one one one, uh, one one one one, one one one one",
+                "en"
+            ),
+            "[CARD]"
+        );
+        assert_eq!(
+            redact(
+                "mi tarjeta cuarenta y uno, once, once, once, eh, once, once, once, once",
+                "es"
+            ),
+            "mi tarjeta [CARD]"
+        );
+        assert_eq!(
+            redact(
+                "номер карты четыре один один один, так, один один один один, один один один один, один один один один",
+                "ru"
+            ),
+            "номер карты [CARD]"
+        );
+        // A card without a Luhn check, with a filler: groups of four.
+        assert_eq!(redact("it's 4111 1111, um, 1111 1112", "en"), "it's [CARD]");
+        // Mono call: one speaker reads, the other says "Okay." in between.
+        let transcript = call(&[
+            (
+                Speaker::Unknown,
+                100,
+                2000,
+                "Union Bank, can you read me the card?",
+            ),
+            (Speaker::Unknown, 2100, 4000, "4111 1111"),
+            (Speaker::Unknown, 4100, 4500, "Okay."),
+            (Speaker::Unknown, 4600, 7000, "1111 1111"),
+        ]);
+        assert_eq!(
+            redact_transcript(&transcript, "en"),
+            vec![
+                "Union Bank, can you read me the card?",
+                "[CARD]",
+                "[CARD]",
+                "[CARD]"
+            ]
+        );
+        // Numbers that words other than fillers split stay apart.
+        assert_eq!(
+            redact("born 1980 0512, and order 1234 5678", "en"),
+            "born 1980 0512, and order 1234 5678"
+        );
+        assert_eq!(
+            redact("on 12 05 1980 I paid 1,299.99", "en"),
+            "on 12 05 1980 I paid 1,299.99"
+        );
+        assert_eq!(
+            redact("My card number is 4111 1111 1111 1111 and I'm 42", "en"),
+            "My card number is [CARD] and I'm 42"
+        );
+    }
+
+    #[test]
+    fn ellipses_and_wide_punctuation_separate_groups() {
+        assert_eq!(redact("4111… 1111… 1111… 1111", "en"), "[CARD]");
+        assert_eq!(
+            redact("我的卡号是4111……1111……1111……1111", "zh"),
+            "我的卡号是[CARD]"
+        );
+        assert_eq!(
+            redact("我的卡号是4111；1111；1111；1111", "zh"),
+            "我的卡号是[CARD]"
+        );
+        assert_eq!(
+            redact("我的卡号是4111！1111？1111，1111", "zh"),
+            "我的卡号是[CARD]"
+        );
+        assert_eq!(
+            redact("شماره کارتم ۴۱۱۱٬۱۱۱۱٬۱۱۱۱٬۱۱۱۱", "fa"),
+            "شماره کارتم [CARD]"
+        );
+        assert_eq!(
+            redact("شماره کارتم ۴۱۱۱٫۱۱۱۱٫۱۱۱۱٫۱۱۱۱", "fa"),
+            "شماره کارتم [CARD]"
+        );
+    }
+
+    #[test]
+    fn written_and_spelled_passwords() {
+        assert_eq!(
+            redact("the password is P@ssw0rd!", "en"),
+            "the password is [SECRET]!"
+        );
+        assert_eq!(
+            redact("My password is P@ssw0rd! Thanks.", "en"),
+            "My password is [SECRET]! Thanks."
+        );
+        assert_eq!(
+            redact("my password is S U N S H I N E 4 2", "en"),
+            "my password is [SECRET]"
+        );
+        assert_eq!(
+            redact("my password is hunter2.", "en"),
+            "my password is [SECRET]."
+        );
+        // Nothing after the keyword that looks like a password.
+        assert_eq!(
+            redact("my password is not working, I tried it 3 times", "en"),
+            "my password is not working, I tried it 3 times"
+        );
+        assert_eq!(
+            redact("the password is a problem", "en"),
+            "the password is a problem"
+        );
+    }
+
+    #[test]
+    fn double_and_triple_oh() {
+        assert_eq!(
+            redact(
+                "my number is oh seven seven double oh nine double one two three",
+                "en"
+            ),
+            "my number is [PHONE]"
+        );
+        assert_eq!(
+            redact(
+                "call me on oh seven seven triple oh nine one two three",
+                "en"
+            ),
+            "call me on [PHONE]"
         );
     }
 

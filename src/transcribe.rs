@@ -895,9 +895,19 @@ fn fold_for_comparison(text: &str) -> String {
 /// Removes bracketed sound descriptions such as "(water flowing)", "[MUSIC]", "*laughs*" and
 /// music notes, which describe non-speech and must never be scored as words.
 fn strip_sound_descriptions(text: &str) -> String {
+    // "(555)" in "call me at (555) 123-4567" is an area code, not a sound: brackets that hold
+    // only digits and number separators stay.
+    let is_number_only = |inner: &str| {
+        inner.chars().any(char::is_numeric)
+            && inner.chars().all(|character| {
+                character.is_numeric()
+                    || character.is_whitespace()
+                    || matches!(character, '-' | '.' | '+' | '/' | ',')
+            })
+    };
     let mut kept = String::with_capacity(text.len());
     let mut closing: Option<char> = None;
-    for character in text.chars() {
+    for (offset, character) in text.char_indices() {
         match closing {
             Some(expected) => {
                 if character == expected {
@@ -905,8 +915,14 @@ fn strip_sound_descriptions(text: &str) -> String {
                 }
             }
             None => match character {
-                '(' => closing = Some(')'),
-                '[' => closing = Some(']'),
+                '(' | '[' => {
+                    let expected = if character == '(' { ')' } else { ']' };
+                    let rest = &text[offset + character.len_utf8()..];
+                    match rest.find(expected) {
+                        Some(end) if is_number_only(&rest[..end]) => kept.push(character),
+                        _ => closing = Some(expected),
+                    }
+                }
                 '*' => closing = Some('*'),
                 '♪' | '♫' => {}
                 _ => kept.push(character),
@@ -1371,5 +1387,27 @@ mod tests {
             guard_utterance("Hello there", 0.3, 0.1, &settings),
             Some(("Hello there".to_string(), SegmentQuality::LowConfidence))
         );
+    }
+
+    #[test]
+    fn strip_keeps_brackets_that_hold_only_a_number() {
+        assert_eq!(
+            strip_sound_descriptions("call me at (555) 123-4567"),
+            "call me at (555) 123-4567"
+        );
+        assert_eq!(
+            strip_sound_descriptions("my number is +1 (415) 555 2671 [2]"),
+            "my number is +1 (415) 555 2671 [2]"
+        );
+        assert_eq!(
+            strip_sound_descriptions("(laughs) it is (0 41) 7 (coughs)"),
+            "it is (0 41) 7"
+        );
+        // Sound descriptions and brackets with words go, as before.
+        assert_eq!(
+            strip_sound_descriptions("[MUSIC] (2 beeps) Hello *sighs* there ♪"),
+            "Hello there"
+        );
+        assert_eq!(strip_sound_descriptions("(555"), "");
     }
 }

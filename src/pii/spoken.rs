@@ -398,9 +398,11 @@ pub(super) fn parse(tokens: &[&str], language: Language) -> Option<SpokenNumber>
 
 fn parse_with(words: &NumberWords, tokens: &[&str]) -> Option<SpokenNumber> {
     let first = *tokens.first()?;
-    // "double four" → 44.
+    // "double four" → 44, "double oh" → 00: after "double" even a weak word is a digit.
     if let Some(times) = lookup(words.repeaters, first)
-        && let Some(unit) = tokens.get(1).and_then(|word| lookup(words.units, word))
+        && let Some(unit) = tokens
+            .get(1)
+            .and_then(|word| lookup(words.units, word).or_else(|| lookup(words.weak_units, word)))
     {
         return Some(SpokenNumber {
             digits: unit.to_string().repeat(times),
@@ -603,6 +605,19 @@ mod tests {
         assert_eq!(read("forty-one eleven", Language::English), ["41", "11"]);
         assert_eq!(read("four hundred and eleven", Language::English), ["411"]);
         assert_eq!(read("double four", Language::English), ["44"]);
+        assert_eq!(
+            read(
+                "oh seven seven double oh nine double one two three",
+                Language::English
+            ),
+            ["0", "7", "7", "00", "9", "11", "2", "3"]
+        );
+        assert_eq!(read("triple oh", Language::English), ["000"]);
+        // "double" alone, or before an ordinary word, is no number.
+        assert_eq!(
+            read("double check the double room", Language::English),
+            Vec::<String>::new()
+        );
         assert_eq!(
             read("cuarenta y uno, once", Language::Spanish),
             ["41", "11"]

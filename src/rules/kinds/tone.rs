@@ -59,13 +59,7 @@ fn agent_tone(rule: &Rule, threshold: AgentTone, context: &CallContext<'_>) -> V
     else {
         return Vec::new();
     };
-    let language = context.language.code().unwrap_or("");
-    let reasons: Vec<String> = context
-        .measurements
-        .agent_tone_reasons
-        .iter()
-        .map(|reason| pii::redact(reason, language))
-        .collect();
+    let reasons: Vec<String> = context.measurements.agent_tone_reasons.clone();
     let mut evidence = format!("agent tone {}", tone.as_str());
     if !reasons.is_empty() {
         evidence.push_str(": ");
