@@ -83,17 +83,19 @@ pub fn discover(input: &Path, options: &DiscoverOptions) -> Result<Discovery, Di
     })?;
     // Absolute paths in call records, so that later commands (`sample` cutting audio clips)
     // find the recordings from any working folder.
-    let absolute_input = std::fs::canonicalize(input).unwrap_or_else(|_| input.to_path_buf());
-    let input = absolute_input.as_path();
+    // A manifest's paths are relative to the folder it is in as the user named it, even where
+    // the manifest is a link to a file elsewhere.
     let mut discovery = if metadata.is_dir() {
-        let manifest = input.join("manifest.csv");
+        let folder = std::fs::canonicalize(input).unwrap_or_else(|_| input.to_path_buf());
+        let manifest = folder.join("manifest.csv");
         if manifest.is_file() {
             read_manifest(&manifest, options)?
         } else {
-            scan_folder(input, options)?
+            scan_folder(&folder, options)?
         }
     } else {
-        read_manifest(input, options)?
+        let manifest = std::path::absolute(input).unwrap_or_else(|_| input.to_path_buf());
+        read_manifest(&manifest, options)?
     };
     deduplicate(&mut discovery);
     discovery
@@ -480,7 +482,10 @@ fn spec_from_row(
             "the path cell is empty".to_string(),
         ));
     };
+    // Canonical, as recordings found by scanning are: one recording, one path, however it
+    // was reached (a manifest given through a link, `..` in its cells).
     let path = base.join(&relative_path);
+    let path = std::fs::canonicalize(&path).unwrap_or(path);
     let call_id = call_id_cell
         .clone()
         .unwrap_or_else(|| call_id_from_relative(Path::new(&relative_path)));
@@ -668,6 +673,23 @@ b.wav,PL
             .collect();
         assert_eq!(ids, vec!["2026-11-21/0001", "more/0009"]);
         assert!(discovery.problems.is_empty(), "{:?}", discovery.problems);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_linked_manifest_reads_paths_from_where_it_was_named() {
+        let folder = tempfile::tempdir().unwrap();
+        write(
+            &folder.path().join("exports/m.csv"),
+            b"path\nrec/0001.wav\n",
+        );
+        write(&folder.path().join("batch/rec/0001.wav"), b"x");
+        let link = folder.path().join("batch/manifest.csv");
+        std::os::unix::fs::symlink(folder.path().join("exports/m.csv"), &link).unwrap();
+        let discovery = discover(&link, &DiscoverOptions::default()).unwrap();
+        assert_eq!(discovery.calls.len(), 1);
+        let real = std::fs::canonicalize(folder.path().join("batch/rec/0001.wav")).unwrap();
+        assert_eq!(discovery.calls[0].path, real);
     }
 
     #[test]
