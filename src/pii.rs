@@ -216,7 +216,10 @@ pub fn find_in_transcript(transcript: &CallTranscript, language: &str) -> Vec<Ve
         .iter()
         .map(|segment| asked_for(&segment.text, language))
         .collect();
-    // What was asked last, by anyone, shortly before each utterance.
+    // What the other side asked last, shortly before each utterance. The asker's own numbers
+    // are not the answer ("What is your PIN?" … "your case number is 48213" from the same
+    // agent is no secret, and would fail the agent for reading one out). On a mono call the
+    // speakers are not told apart, and any question counts.
     let asked: Vec<Option<PiiKind>> = (0..segments.len())
         .map(|index| {
             let segment = &segments[index];
@@ -225,6 +228,10 @@ pub fn find_in_transcript(transcript: &CallTranscript, language: &str) -> Vec<Ve
                 .rev()
                 .filter(|&&other| other != index)
                 .filter(|&&other| {
+                    segment.speaker == Speaker::Unknown
+                        || segments[other].speaker != segment.speaker
+                })
+                .filter(|&&other| {
                     let before = &segments[other];
                     before.start_ms <= segment.start_ms
                         && segment.start_ms.saturating_sub(before.end_ms) <= ASKED_WITHIN_MS
@@ -232,15 +239,27 @@ pub fn find_in_transcript(transcript: &CallTranscript, language: &str) -> Vec<Ve
                 .find_map(|&other| questions[other])
         })
         .collect();
-    // More than a backchannel: a question, or more than a few words.
+    // More than a backchannel: a question, more than a few words, or a number (an answer:
+    // "737." between the agent's question and the agent's next words ends the agent's chain,
+    // so the question does not make the agent's own amount a secret).
     let interrupts: Vec<bool> = segments
         .iter()
         .zip(&questions)
         .map(|(segment, question)| {
             let text = segment.text.as_str();
+            let normalized = normalize::normalize_text(text, language);
+            let words: Vec<&str> = normalized
+                .tokens
+                .iter()
+                .map(|token| token.text.as_str())
+                .collect();
             question.is_some()
                 || text.contains(['?', '？', '؟'])
-                || normalize::normalize_text(text, language).tokens.len() > BACKCHANNEL_MAX_WORDS
+                || words.len() > BACKCHANNEL_MAX_WORDS
+                || text.chars().any(|character| character.is_numeric())
+                || (0..words.len()).any(|index| {
+                    spoken::parse(&words[index..], language).is_some_and(|number| !number.weak)
+                })
         })
         .collect();
     for speaker in [Speaker::Agent, Speaker::Customer, Speaker::Unknown] {
@@ -1717,6 +1736,56 @@ mod tests {
     }
 
     /// The agent asks, the customer answers in an utterance of its own (reviewer's call).
+    /// The asker's own numbers are not the answer: an agent who asked for a code and then
+    /// states an amount or a case number must not be failed for reading out a secret.
+    #[test]
+    fn the_askers_own_numbers_are_not_the_answer() {
+        let transcript = call(&[
+            (
+                Speaker::Agent,
+                0,
+                2500,
+                "Can you confirm the three digits on the back of the card?",
+            ),
+            (Speaker::Customer, 2600, 3200, "737."),
+            (
+                Speaker::Agent,
+                3300,
+                6000,
+                "Thank you, your payment of 1250 euros is confirmed.",
+            ),
+            (Speaker::Agent, 7000, 8000, "And what is your PIN?"),
+            (Speaker::Customer, 8100, 9000, "I will not tell you."),
+            (
+                Speaker::Agent,
+                9100,
+                11000,
+                "Fine, your case number is 48213.",
+            ),
+        ]);
+        assert_eq!(
+            redact_transcript(&transcript, "en"),
+            vec![
+                "Can you confirm the three digits on the back of the card?",
+                "[SECRET].",
+                "Thank you, your payment of 1250 euros is confirmed.",
+                "And what is your PIN?",
+                "I will not tell you.",
+                "Fine, your case number is 48213.",
+            ]
+        );
+        // A backchannel of the other side ("Oh, okay.") does not split a card read in halves.
+        let transcript = call(&[
+            (Speaker::Customer, 0, 2000, "My card is 4111 1111"),
+            (Speaker::Agent, 2100, 2600, "Oh, okay."),
+            (Speaker::Customer, 2700, 4500, "1111 1111."),
+        ]);
+        assert_eq!(
+            redact_transcript(&transcript, "en"),
+            vec!["My card is [CARD]", "Oh, okay.", "[CARD]."]
+        );
+    }
+
     #[test]
     fn answers_to_the_other_speakers_question_are_secrets() {
         let transcript = call(&[
