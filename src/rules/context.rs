@@ -90,7 +90,6 @@ pub(crate) fn describe_scope(
 pub(crate) struct CallContext<'a> {
     pub transcript: &'a CallTranscript,
     pub measurements: &'a Measurements,
-    pub language: Language,
     /// One per segment.
     pub normalized: Vec<NormalizedText>,
     /// Personal data per segment, found over each speaker's consecutive utterances so that a
@@ -120,7 +119,6 @@ impl<'a> CallContext<'a> {
         CallContext {
             transcript,
             measurements,
-            language,
             normalized,
             pii: pii_spans,
             duration_ms: transcript.duration_ms.max(last_end),

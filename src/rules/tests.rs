@@ -871,3 +871,33 @@ fn chinese_rules_match_traditional_transcripts() {
         "only {n_converted} phrases differ in traditional script"
     );
 }
+
+/// Event details are machine-written (times, lexicon phrases): written as they are, never
+/// through redaction, which took "1003.2 s … 1008.9 s" for a phone number.
+#[test]
+fn event_evidence_keeps_its_times() {
+    let rules = default_rules();
+    let call = parse_example(
+        "@event silence 16:43-17:05 no one spoke for 22.0 s at 1003.2–1025.2 s\n\
+         agent: Let me look into it.",
+    )
+    .expect("parses");
+    let findings = evaluate(
+        rules.for_language(Some("en")),
+        &call.transcript,
+        &call.measurements,
+    );
+    let dead_air = findings
+        .iter()
+        .find(|finding| finding.rule_id == "silence.dead_air")
+        .expect("dead air found");
+    assert_eq!(
+        dead_air.evidence,
+        "no one spoke for 22.0 s at 1003.2–1025.2 s (threshold 10.0 s)"
+    );
+    // What a redaction pass would have made of it.
+    assert_ne!(
+        crate::pii::redact("at 1003.2–1025.2 s", "en"),
+        "at 1003.2–1025.2 s"
+    );
+}

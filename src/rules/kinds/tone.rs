@@ -19,7 +19,6 @@
 //! tone = { agent_tone = "agitated" }
 //! ```
 
-use crate::pii;
 use crate::rules::context::{Attribution, CallContext};
 use crate::rules::schema::SpeakerScope;
 use crate::rules::{Finding, FindingSpeaker, Rule};
@@ -92,7 +91,6 @@ fn utterances(
         .filter(|tone| scope.segments.contains(&tone.segment_index))
         .collect();
     tones.sort_by_key(|tone| tone.segment_index);
-    let language = context.language.code().unwrap_or("");
     let mut findings = Vec::new();
     for tone in tones {
         let sentiment_met = sentiment_below.is_none_or(|below| tone.sentiment < below);
@@ -105,8 +103,8 @@ fn utterances(
         if sentiment_below.is_some() {
             evidence.push_str(&format!("; sentiment {:.2}", tone.sentiment));
             if !tone.sentiment_terms.is_empty() {
-                let terms = pii::redact(&tone.sentiment_terms.join(", "), language);
-                evidence.push_str(&format!(" ({terms})"));
+                // Lexicon words, not call text: nothing to redact.
+                evidence.push_str(&format!(" ({})", tone.sentiment_terms.join(", ")));
             }
         }
         if let (Some(_), Some(arousal)) = (arousal_above, tone.arousal) {
