@@ -54,6 +54,9 @@ pub struct DiscoveryProblem {
     pub path: PathBuf,
     pub kind: &'static str,
     pub message: String,
+    /// The call as far as it was read, where it was (a duplicate or reused id): its agent and
+    /// start time date the failure like any other of the call's rows.
+    pub spec: Option<CallSpec>,
 }
 
 #[derive(Debug, Default)]
@@ -126,6 +129,7 @@ fn deduplicate(discovery: &mut Discovery) {
                     call.call_id,
                     first_path.display()
                 ),
+                spec: Some(call.clone()),
             });
             continue;
         }
@@ -188,6 +192,7 @@ fn scan_folder_with(
                     call_id: format!("{}/", call_id_from_relative(relative)),
                     path: directory.clone(),
                     kind: "unreadable_folder",
+                    spec: None,
                     message: format!(
                         "cannot read folder {}: {}; its recordings were not looked for",
                         directory.display(),
@@ -260,6 +265,7 @@ fn spec_from_name(
         path: path.to_path_buf(),
         kind,
         message,
+        spec: None,
     };
     let captures = options.name_pattern.captures(&stem).ok_or_else(|| {
         problem(
@@ -439,6 +445,7 @@ fn read_manifest(manifest: &Path, options: &DiscoverOptions) -> Result<Discovery
                     path: manifest.to_path_buf(),
                     kind: "bad_manifest_row",
                     message: format!("{}:{line}: {error}", manifest.display()),
+                    spec: None,
                 });
                 continue;
             }
@@ -453,6 +460,7 @@ fn read_manifest(manifest: &Path, options: &DiscoverOptions) -> Result<Discovery
                 path,
                 kind: "bad_manifest_row",
                 message: format!("{}:{line}: {message}", manifest.display()),
+                spec: None,
             }),
         }
     }

@@ -189,6 +189,38 @@ fn progress_bar(n_calls: usize, show: bool) -> ProgressBar {
     bar
 }
 
+/// Removes the records of discovery failures (a duplicate or reused id, …) whose recording is
+/// one of this run's calls under an id of its own: the problem was fixed, and its failure row
+/// would otherwise stay in the dataset for good.
+fn remove_resolved_discovery_failures(
+    store: &Store,
+    calls: &[&CallSpec],
+) -> Result<(), crate::store::StoreError> {
+    let paths: BTreeMap<String, &str> = calls
+        .iter()
+        .map(|call| {
+            (
+                call.path.to_string_lossy().into_owned(),
+                call.call_id.as_str(),
+            )
+        })
+        .collect();
+    for record in store.all_records()?.records {
+        let Outcome::Failed(failure) = &record.outcome else {
+            continue;
+        };
+        let path = record.spec.path.to_string_lossy();
+        if failure.stage == "discover"
+            && paths
+                .get(path.as_ref())
+                .is_some_and(|call_id| *call_id != record.spec.call_id)
+        {
+            store.remove_record(&record.spec.call_id)?;
+        }
+    }
+    Ok(())
+}
+
 /// Splits off the calls whose id the dataset already holds for another recording: a folder
 /// scanned night after night (`/recordings/2026-11-20`, then `/recordings/2026-11-21`) gives
 /// `0001` both nights, and writing the second would silently replace the first night's call.
@@ -225,6 +257,7 @@ fn refuse_reused_call_ids<'call>(
                         earlier.spec.path.display(),
                         earlier.processed_at.format("%Y-%m-%d")
                     ),
+                    spec: Some(call.clone()),
                 });
             }
             _ => kept.push(call),
@@ -314,27 +347,48 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
         ..RunSummary::default()
     };
 
+    // Earlier nights' discovery failures of a recording that is a call now (a duplicate id
+    // fixed in the manifest) are over: their rows go.
+    remove_resolved_discovery_failures(&store, &calls).map_err(anyhow::Error::from)?;
     // Inputs that never became calls still end in exactly one state: failed, at discovery.
     for problem in &problems {
-        let spec = CallSpec {
-            call_id: problem.call_id.clone(),
-            agent_id: "unknown".to_string(),
-            path: problem.path.clone(),
-            started_at: None,
-            agent_channel: None,
-            language: None,
+        let spec = match &problem.spec {
+            Some(call) => CallSpec {
+                call_id: problem.call_id.clone(),
+                ..call.clone()
+            },
+            None => CallSpec {
+                call_id: problem.call_id.clone(),
+                agent_id: "unknown".to_string(),
+                path: problem.path.clone(),
+                started_at: None,
+                agent_channel: None,
+                language: None,
+            },
         };
+        let failure = Failure {
+            stage: "discover".to_string(),
+            error: problem.kind.to_string(),
+            message: problem.message.clone(),
+        };
+        // The same failure as last time keeps its first time: a problem without a start time
+        // is dated by it, and must not move to a new date partition on every re-run.
+        let processed_at = store
+            .load_record(&problem.call_id)
+            .ok()
+            .flatten()
+            .filter(|earlier| {
+                matches!(&earlier.outcome, Outcome::Failed(earlier_failure)
+                    if earlier_failure.stage == failure.stage && earlier_failure.error == failure.error)
+            })
+            .map_or_else(Utc::now, |earlier| earlier.processed_at);
         let record = CallRecord {
             spec,
-            outcome: Outcome::Failed(Failure {
-                stage: "discover".to_string(),
-                error: problem.kind.to_string(),
-                message: problem.message.clone(),
-            }),
+            outcome: Outcome::Failed(failure),
             audio_sha256: None,
             model_id: None,
             asr_settings: None,
-            processed_at: Utc::now(),
+            processed_at,
             stage_seconds: BTreeMap::new(),
             decode_notes: Vec::new(),
         };

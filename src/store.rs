@@ -282,6 +282,16 @@ impl Store {
         read_json(&self.record_path(call_id))
     }
 
+    /// Deletes a call's record (its rows leave the tables at the next rebuild).
+    pub fn remove_record(&self, call_id: &str) -> Result<(), StoreError> {
+        let path = self.record_path(call_id);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(error) => Err(io_error(&path)(error)),
+        }
+    }
+
     /// Saves a call's record, replacing the previous one. Only the run that processes a call
     /// writes its record, so temporaries of this record left by a killed run are removed here.
     ///

@@ -1192,6 +1192,64 @@ fn a_call_id_the_dataset_holds_for_another_recording_is_refused() {
     );
 }
 
+/// A discovery failure is dated like the call it concerns, stays put across re-runs, and goes
+/// once the problem is fixed (here a call id written twice in the manifest).
+#[test]
+fn a_fixed_discovery_problem_leaves_no_failure_behind() {
+    let work = tempfile::tempdir().unwrap();
+    let calls = work.path().join("calls");
+    fs_err::create_dir_all(&calls).unwrap();
+    for name in ["c01_polite_mulaw.wav", "c03_insult_mulaw.wav"] {
+        fs_err::copy(fixtures().join(name), calls.join(name)).unwrap();
+    }
+    let manifest = calls.join("manifest.csv");
+    let write_manifest = |second_id: &str| {
+        fs_err::write(
+            &manifest,
+            format!(
+                "call_id,agent_id,path,started_at,agent_channel,language\n\
+                 c1,A1,c01_polite_mulaw.wav,2026-11-20T09:00:00Z,left,en\n\
+                 {second_id},A1,c03_insult_mulaw.wav,2026-11-20T10:00:00Z,left,en\n"
+            ),
+        )
+        .unwrap();
+    };
+    let out = work.path().join("out");
+    let run = || {
+        callqa_command(&os_refs(&run_arguments(&manifest, &out, &[])))
+            .output()
+            .unwrap()
+    };
+    write_manifest("c1");
+    for _ in 0..2 {
+        let output = run();
+        assert_eq!(output.status.code(), Some(2), "{}", stderr_text(&output));
+        let failures = read_table(&out, "failures");
+        assert_eq!(
+            strings(&failures, "error"),
+            [Some("duplicate_call_id".to_string())]
+        );
+        // Dated by the call's own start time and agent, on every re-run.
+        let partitions: Vec<String> = fs_err::read_dir(out.join("failures"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(partitions, ["call_date=2026-11-20"]);
+        assert_eq!(strings(&failures, "agent_id"), [Some("A1".to_string())]);
+    }
+    write_manifest("c2");
+    let output = run();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_text(&output));
+    let calls_table = read_table(&out, "calls");
+    let mut ids: Vec<_> = strings(&calls_table, "call_id")
+        .into_iter()
+        .flatten()
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["c1", "c2"], "the duplicate's failure row is gone");
+    assert_eq!(read_table(&out, "failures").height(), 0);
+}
+
 /// A second process on the same dataset and shard (a night's run overrunning into the next
 /// one's start) is refused at once, and names the reason; it changes nothing.
 #[test]
