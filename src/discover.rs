@@ -56,7 +56,7 @@ pub struct DiscoveryProblem {
     pub message: String,
     /// The call as far as it was read, where it was (a duplicate or reused id): its agent and
     /// start time date the failure like any other of the call's rows.
-    pub spec: Option<CallSpec>,
+    pub spec: Option<Box<CallSpec>>,
 }
 
 #[derive(Debug, Default)]
@@ -129,7 +129,7 @@ fn deduplicate(discovery: &mut Discovery) {
                     call.call_id,
                     first_path.display()
                 ),
-                spec: Some(call.clone()),
+                spec: Some(Box::new(call.clone())),
             });
             continue;
         }

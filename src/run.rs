@@ -257,7 +257,7 @@ fn refuse_reused_call_ids<'call>(
                         earlier.spec.path.display(),
                         earlier.processed_at.format("%Y-%m-%d")
                     ),
-                    spec: Some(call.clone()),
+                    spec: Some(Box::new((*call).clone())),
                 });
             }
             _ => kept.push(call),
@@ -355,7 +355,7 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
         let spec = match &problem.spec {
             Some(call) => CallSpec {
                 call_id: problem.call_id.clone(),
-                ..call.clone()
+                ..(**call).clone()
             },
             None => CallSpec {
                 call_id: problem.call_id.clone(),
