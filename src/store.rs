@@ -279,7 +279,7 @@ impl Store {
     }
 
     pub fn load_record(&self, call_id: &str) -> Result<Option<CallRecord>, StoreError> {
-        read_json(&self.record_path(call_id))
+        read_record(&self.record_path(call_id))
     }
 
     /// Deletes a call's record (its rows leave the tables at the next rebuild).
@@ -296,23 +296,26 @@ impl Store {
     /// writes its record, so temporaries of this record left by a killed run are removed here.
     ///
     /// A recording path that is not valid UTF-8 (a file name from a Latin-1 share) is stored
-    /// with the invalid bytes replaced by U+FFFD: the record's path tells people which file it
-    /// was, it is never used to read the audio again, and JSON cannot hold such bytes.
+    /// readably, with the invalid bytes replaced by U+FFFD (JSON cannot hold such bytes), and
+    /// exactly, as hex in `path_bytes`: records read back have the real path, with which
+    /// `sample` finds the recording again.
     pub fn save_record(&self, record: &CallRecord) -> Result<(), StoreError> {
         let path = self.record_path(&record.spec.call_id);
-        let readable;
-        let record = if record.spec.path.to_str().is_none() {
-            let mut copy = record.clone();
-            copy.spec.path = PathBuf::from(record.spec.path.to_string_lossy().into_owned());
-            readable = copy;
-            &readable
-        } else {
-            record
-        };
-        let json = serde_json::to_vec_pretty(record).map_err(|error| StoreError::Damaged {
+        let damaged = |error: serde_json::Error| StoreError::Damaged {
             path: path.clone(),
             message: error.to_string(),
-        })?;
+        };
+        let value = match raw_path_bytes(&record.spec.path) {
+            Some(bytes) => {
+                let mut readable = record.clone();
+                readable.spec.path = PathBuf::from(record.spec.path.to_string_lossy().into_owned());
+                let mut value = serde_json::to_value(&readable).map_err(damaged)?;
+                value["path_bytes"] = hex_encode(&bytes).into();
+                value
+            }
+            None => serde_json::to_value(record).map_err(damaged)?,
+        };
+        let json = serde_json::to_vec_pretty(&value).map_err(damaged)?;
         let folder = self.root.join("records");
         remove_temporaries(&folder, &temporary_prefix(&path), std::time::Duration::ZERO)?;
         write_atomically(&path, &json, true)
@@ -365,7 +368,7 @@ impl Store {
             if path.extension().and_then(|extension| extension.to_str()) != Some("json") {
                 continue;
             }
-            match read_json::<CallRecord>(&path) {
+            match read_record(&path) {
                 Ok(Some(record)) => stored.records.push(record),
                 Ok(None) => {}
                 Err(StoreError::Damaged { path, message }) => {
@@ -407,6 +410,69 @@ pub struct DamagedRecord {
     pub message: String,
     /// When it was last written, which dates its row in `failures`.
     pub modified: Option<DateTime<Utc>>,
+}
+
+/// A record as [`Store::save_record`] wrote it, with its recording's exact path.
+fn read_record(path: &Path) -> Result<Option<CallRecord>, StoreError> {
+    let Some(mut value) = read_json::<serde_json::Value>(path)? else {
+        return Ok(None);
+    };
+    let exact_path = value
+        .as_object_mut()
+        .and_then(|object| object.remove("path_bytes"))
+        .and_then(|hex| hex.as_str().and_then(hex_decode))
+        .and_then(path_from_bytes);
+    let mut record: CallRecord =
+        serde_json::from_value(value).map_err(|error| StoreError::Damaged {
+            path: path.to_path_buf(),
+            message: error.to_string(),
+        })?;
+    if let Some(exact_path) = exact_path {
+        record.spec.path = exact_path;
+    }
+    Ok(Some(record))
+}
+
+/// The bytes of a path that is not valid UTF-8 (`None` for every other path).
+fn raw_path_bytes(path: &Path) -> Option<Vec<u8>> {
+    if path.to_str().is_some() {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Some(path.as_os_str().as_bytes().to_vec())
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+fn path_from_bytes(bytes: Vec<u8>) -> Option<PathBuf> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        Some(PathBuf::from(std::ffi::OsString::from_vec(bytes)))
+    }
+    #[cfg(not(unix))]
+    {
+        String::from_utf8(bytes).ok().map(PathBuf::from)
+    }
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|index| u8::from_str_radix(text.get(index..index + 2)?, 16).ok())
+        .collect()
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> {
@@ -508,11 +574,14 @@ mod tests {
         store.save_record(&record).unwrap();
         assert!(!leftover.exists(), "the killed run's temporary is gone");
         let loaded = store.load_record("llamada").unwrap().unwrap();
+        // Read back exactly, so that `sample` opens the recording again.
+        assert_eq!(loaded.spec.path, record.spec.path);
         #[cfg(unix)]
-        assert_eq!(
-            loaded.spec.path,
-            PathBuf::from("/calls/llamada_Jos\u{FFFD}.wav")
-        );
+        {
+            let stored = std::fs::read_to_string(store.record_path("llamada")).unwrap();
+            assert!(stored.contains("llamada_Jos\u{FFFD}.wav"), "{stored}");
+            assert!(stored.contains("\"path_bytes\""), "{stored}");
+        }
         assert_eq!(loaded.decode_notes, record.decode_notes);
         let stored = store.all_records().unwrap();
         assert_eq!(stored.records.len(), 1);
@@ -531,7 +600,9 @@ mod tests {
         );
         assert!(stored.damaged[0].modified.is_some());
         // A record written before decode notes were kept reads with none.
-        let mut old = serde_json::to_value(&loaded).unwrap();
+        let mut readable = loaded.clone();
+        readable.spec.path = PathBuf::from("/calls/llamada.wav");
+        let mut old = serde_json::to_value(&readable).unwrap();
         old.as_object_mut().unwrap().remove("decode_notes");
         let old: CallRecord = serde_json::from_value(old).unwrap();
         assert!(old.decode_notes.is_empty());
