@@ -133,6 +133,28 @@ pub struct SampleSummary {
     pub clip_problems: Vec<(String, String)>,
     pub version: &'static str,
     pub created_at: chrono::DateTime<Utc>,
+    /// What the sheet holds, item by item: `audit import` checks every row against it.
+    pub items: Vec<SampleItem>,
+}
+
+/// One item of a sample as `sample.json` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct SampleItem {
+    pub item_id: String,
+    /// `finding` or `control`.
+    pub kind: String,
+    pub call_id: String,
+    /// The finding's rule (empty for a control).
+    pub rule_id: String,
+}
+
+/// The part of `sample.json` that `audit import` reads. Samples drawn before `items` was
+/// written have none, and their rows are checked against the dataset only.
+#[derive(Debug, serde::Deserialize)]
+struct SampleIndex {
+    sample_id: String,
+    #[serde(default)]
+    items: Option<Vec<SampleItem>>,
 }
 
 /// One row of the audit sheet (CSV columns in this order; the auditor fills `verdict` and
@@ -491,10 +513,21 @@ pub fn draw_sample(out: &Path, options: &SampleOptions) -> Result<SampleSummary,
     });
 
     let created_at = Utc::now();
+    // The time and seed name a sample for people; the digest of its items tells apart two
+    // samples drawn in the same second (a script drawing one per team), whose verdicts would
+    // otherwise replace each other on import.
+    let digest = sha256_hex(
+        &chosen
+            .iter()
+            .map(|item| item.id.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
     let sample_id = format!(
-        "{}-seed{}",
+        "{}-seed{}-{}",
         created_at.format("%Y%m%dT%H%M%SZ"),
-        options.seed
+        options.seed,
+        &digest[..8]
     );
     let folder = match &options.audit_dir {
         Some(folder) => folder.clone(),
@@ -515,6 +548,15 @@ pub fn draw_sample(out: &Path, options: &SampleOptions) -> Result<SampleSummary,
     let clip_problems = write_clips(&store, &folder, &chosen, &mut rows)?;
     let n_clips = rows.iter().filter(|row| !row.clip.is_empty()).count();
 
+    let items: Vec<SampleItem> = rows
+        .iter()
+        .map(|row| SampleItem {
+            item_id: row.item_id.clone(),
+            kind: row.kind.clone(),
+            call_id: row.call_id.clone(),
+            rule_id: row.rule_id.clone(),
+        })
+        .collect();
     write_sheet_csv(&folder.join(SHEET_CSV), &rows)?;
     write_atomically(
         &folder.join(SHEET_HTML),
@@ -542,6 +584,7 @@ pub fn draw_sample(out: &Path, options: &SampleOptions) -> Result<SampleSummary,
         clip_problems,
         version: crate::VERSION,
         created_at,
+        items,
     };
     let json = serde_json::to_vec_pretty(&summary)
         .map_err(|error| AuditError::Invalid(format!("cannot write sample.json: {error}")))?;
@@ -1073,6 +1116,44 @@ fn sniff_delimiter(header_line: &str) -> u8 {
 /// Reads the verdicts of a sheet written by [`draw_sample`] (and filled in by an auditor)
 /// into the `audits` table. All or nothing: one bad row and nothing is written. Re-importing
 /// a sheet replaces the rows of its sample.
+/// The items of sample `sample_id`, from its `sample.json` beside the sheet or in the
+/// dataset's `audit-samples` folder; `Ok(None)` for a sample drawn before items were listed.
+fn sample_items(
+    out: &Path,
+    sheet: &Path,
+    sample_id: &str,
+) -> Result<Option<BTreeMap<String, SampleItem>>, String> {
+    let candidates = [
+        sheet.parent().map(|folder| folder.join("sample.json")),
+        Some(
+            out.join("audit-samples")
+                .join(sample_id)
+                .join("sample.json"),
+        ),
+    ];
+    for candidate in candidates.into_iter().flatten() {
+        let Ok(bytes) = std::fs::read(&candidate) else {
+            continue;
+        };
+        let index: SampleIndex = serde_json::from_slice(&bytes).map_err(|error| {
+            format!("{}: not a sample description: {error}", candidate.display())
+        })?;
+        if index.sample_id == sample_id {
+            return Ok(index.items.map(|items| {
+                items
+                    .into_iter()
+                    .map(|item| (item.item_id.clone(), item))
+                    .collect()
+            }));
+        }
+    }
+    Err(format!(
+        "sample {sample_id} was not drawn from this dataset: no sample.json for it beside the \
+         sheet or in {}; is --out the dataset it was drawn from?",
+        out.join("audit-samples").display()
+    ))
+}
+
 pub fn import_sheet(out: &Path, sheet: &Path) -> Result<ImportSummary, AuditError> {
     let sheet_error = |message: String| AuditError::Sheet {
         path: sheet.to_path_buf(),
@@ -1119,12 +1200,24 @@ pub fn import_sheet(out: &Path, sheet: &Path) -> Result<ImportSummary, AuditErro
         .map(|call| (call.call_id, call.call_date))
         .collect();
     let imported_at = Utc::now();
+    let mut samples: BTreeMap<String, Result<Option<BTreeMap<String, SampleItem>>, String>> =
+        BTreeMap::new();
     let mut rows: Vec<AuditRow> = Vec::new();
     let mut problems: Vec<String> = Vec::new();
     let mut seen: BTreeMap<(String, String), u64> = BTreeMap::new();
     for record in reader.records() {
         let record = record.map_err(|error| sheet_error(error.to_string()))?;
-        let line = record.position().map_or(0, |position| position.line());
+        // The file's line, as an editor numbers it, from where the record's text starts: with
+        // CRLF line ends (spreadsheets write them) the reader's own line count is one short,
+        // having ended the previous record at the CR.
+        let line = record.position().map_or(0, |position| {
+            let start = (position.byte() as usize).min(text.len());
+            let skipped = text[start..]
+                .bytes()
+                .take_while(|byte| matches!(byte, b'\r' | b'\n'))
+                .count();
+            text[..start + skipped].matches('\n').count() as u64 + 1
+        });
         let cell = |name: &str| -> String {
             column(name)
                 .and_then(|index| record.get(index))
@@ -1159,24 +1252,51 @@ pub fn import_sheet(out: &Path, sheet: &Path) -> Result<ImportSummary, AuditErro
                 continue;
             }
         };
+        // The row must be an item of a sample drawn from this dataset, as it was drawn: a
+        // sheet re-sorted or edited in a spreadsheet, or imported into the wrong dataset,
+        // would otherwise corrupt the rules' precision quietly.
+        let sample = samples
+            .entry(sample_id.clone())
+            .or_insert_with(|| sample_items(out, sheet, &sample_id));
+        match sample {
+            Err(message) => {
+                problems.push(format!("line {line}: {message}"));
+                continue;
+            }
+            Ok(Some(items)) => {
+                let Some(item) = items.get(&item_id) else {
+                    problems.push(format!(
+                        "line {line}: item {item_id} is not in sample {sample_id}"
+                    ));
+                    continue;
+                };
+                if item.kind != kind || item.call_id != call_id || item.rule_id != cell("rule_id") {
+                    problems.push(format!(
+                        "line {line}: item {item_id} was drawn as a {} of call {} for rule {:?}, \
+                         not as this row says ({kind} of call {call_id} for rule {:?})",
+                        item.kind,
+                        item.call_id,
+                        item.rule_id,
+                        cell("rule_id")
+                    ));
+                    continue;
+                }
+            }
+            Ok(None) => {}
+        }
         if let Some(first) = seen.insert((sample_id.clone(), item_id.clone()), line) {
             problems.push(format!(
                 "line {line}: item {item_id} is also on line {first}"
             ));
             continue;
         }
-        let call_date = match call_dates.get(&call_id) {
-            Some(date) => *date,
-            None => match NaiveDate::parse_from_str(&cell("call_date"), "%Y-%m-%d") {
-                Ok(date) => date,
-                Err(_) => {
-                    problems.push(format!(
-                        "line {line}: call {call_id} is not in this dataset and its call_date {:?} is not YYYY-MM-DD",
-                        cell("call_date")
-                    ));
-                    continue;
-                }
-            },
+        let Some(&call_date) = call_dates.get(&call_id) else {
+            problems.push(format!(
+                "line {line}: call {call_id} is not in the dataset {}; is it the one the sample \
+                 was drawn from?",
+                out.display()
+            ));
+            continue;
         };
         let number = |name: &str| cell(name).parse::<u64>().ok();
         rows.push(AuditRow {

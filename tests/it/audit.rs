@@ -635,6 +635,48 @@ fn audit_verdicts_import_into_the_dataset_and_reimport_replaces_them() {
         stderr_of(&output)
     );
     assert_eq!(read_audits().1, pairs);
+    // The same with CRLF line ends, as spreadsheets save: still line 6.
+    let text = std::fs::read_to_string(&sheet_path).unwrap();
+    std::fs::write(&sheet_path, text.replace('\n', "\r\n")).unwrap();
+    let output = import(1);
+    assert!(
+        stderr_of(&output).contains("line 6:"),
+        "{}",
+        stderr_of(&output)
+    );
+    rows[4].insert("verdict".to_string(), "incorrect".to_string());
+
+    // A row edited in the spreadsheet no longer matches what was drawn: refused, named.
+    let drawn_rule = rows[1]["rule_id"].clone();
+    rows[1].insert("rule_id".to_string(), "greeting.hello".to_string());
+    write_sheet(&sheet_path, &rows, b',');
+    let output = import(1);
+    assert!(
+        stderr_of(&output).contains("line 3:") && stderr_of(&output).contains(&drawn_rule),
+        "{}",
+        stderr_of(&output)
+    );
+    rows[1].insert("rule_id".to_string(), drawn_rule);
+    write_sheet(&sheet_path, &rows, b',');
+    // The right sheet into another dataset: refused, the sample was not drawn from it.
+    let elsewhere = folder.path().join("elsewhere");
+    copy_dataset(&run.out, &elsewhere);
+    let moved = folder.path().join("sheet.csv");
+    std::fs::copy(&sheet_path, &moved).unwrap();
+    let output = callqa(&[
+        "audit",
+        "import",
+        moved.to_str().unwrap(),
+        "--out",
+        elsewhere.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr_of(&output));
+    assert!(
+        stderr_of(&output).contains("was not drawn from this dataset"),
+        "{}",
+        stderr_of(&output)
+    );
+    assert_eq!(read_audits().1, pairs);
 
     // The report shows precision per audited rule.
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
