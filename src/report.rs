@@ -327,8 +327,21 @@ pub fn render(tables: &Tables, audits: &[AuditRow], period: Period) -> String {
         },
     );
 
+    // Failures are counted where scores are: on scored calls, as the `agents` table counts
+    // them. A call too short or silent to judge (whose "missing greeting" says nothing about
+    // the agent) charges no one; its findings stay in the worst calls, as evidence.
+    let scored: BTreeSet<&str> = calls
+        .iter()
+        .filter(|call| call.status == "scored")
+        .map(|call| call.call_id.as_str())
+        .collect();
+    let scored_findings: Vec<&FindingRow> = findings
+        .iter()
+        .copied()
+        .filter(|finding| scored.contains(finding.call_id.as_str()))
+        .collect();
     render_summary(&mut html, &team, n_failed_inputs, &calls, &dates);
-    render_agents(&mut html, tables, &calls, &findings);
+    render_agents(&mut html, tables, &calls, &scored_findings);
     html.push_str("<section id=\"distribution\"><h2>Score distribution</h2>");
     if team.scores.is_empty() {
         html.push_str("<p class=\"muted\">No scored calls in this period.</p>");
@@ -343,7 +356,7 @@ pub fn render(tables: &Tables, audits: &[AuditRow], period: Period) -> String {
         html.push_str(&score_histogram_svg(&team.scores));
     }
     html.push_str("</section>");
-    render_findings(&mut html, &findings, audits);
+    render_findings(&mut html, &scored_findings, audits);
     render_worst_calls(&mut html, tables, &findings, period);
     render_failures(&mut html, tables, period);
     html.push_str(
@@ -728,7 +741,10 @@ fn latest_verdicts(audits: &[AuditRow]) -> (BTreeMap<&str, Verdicts>, Verdicts, 
 }
 
 fn render_findings(html: &mut String, findings: &[&FindingRow], audits: &[AuditRow]) {
-    html.push_str("<section id=\"findings\"><h2>Findings by category</h2>");
+    html.push_str(
+        "<section id=\"findings\"><h2>Findings by category</h2><p class=\"muted\">Findings of \
+         scored calls; calls that could not be scored are not counted.</p>",
+    );
     let mut by_category: BTreeMap<&str, usize> = BTreeMap::new();
     for finding in findings {
         *by_category.entry(finding.category.as_str()).or_default() += 1;
@@ -1277,6 +1293,25 @@ mod tests {
         assert!(html.contains("bad.wav is &lt;empty&gt;"));
         assert!(!html.contains("http://") || !html.contains("src=\"http"));
         assert!(!html.contains(" src="), "nothing loaded from anywhere");
+    }
+
+    /// A call that could not be scored charges no one: its "missing greeting" is not the
+    /// agent's most failed category, nor counted among the findings, as in the `agents` table.
+    #[test]
+    fn findings_of_calls_that_could_not_be_scored_are_not_counted() {
+        let mut tables = sample_tables();
+        let mut missing_greeting = finding("c4", "A2", "2024-03-15", "greeting.hello", "not said");
+        missing_greeting.category = "greeting".to_string();
+        tables.findings.push(missing_greeting);
+        let html = render(&tables, &[], Period::ALL);
+        assert!(!html.contains("greeting (1)"), "{html}");
+        assert!(!html.contains("greeting.hello"), "{html}");
+        assert!(html.contains("forbidden language (1)"), "{html}");
+        // Scored, the same finding counts.
+        tables.calls[3].status = "scored".to_string();
+        tables.calls[3].score = Some(80.0);
+        let html = render(&tables, &[], Period::ALL);
+        assert!(html.contains("greeting (1)"), "{html}");
     }
 
     #[test]
