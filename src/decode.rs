@@ -825,7 +825,19 @@ fn read_layout<R: Read + Seek>(path: &Path, file: &mut R) -> Result<DataLayout, 
     let block_align = usize::from(format.n_channels) * container_bytes;
     let present_bytes = file_len.saturating_sub(data_offset);
     let mut notes = Vec::new();
+    // A declared size of 0 is also what a writer killed before it wrote the size leaves; but
+    // when a whole chunk header ("LIST", size within the file) sits where the audio would
+    // start, the data really is empty and what follows is metadata, not samples.
+    let data_is_empty_then_a_chunk = declared_data_bytes == Some(0) && present_bytes >= 8 && {
+        let mut next = [0u8; 8];
+        file.seek(SeekFrom::Start(data_offset))
+            .map_err(|source| io_error(path, source))?;
+        read_up_to(file, &mut next).map_err(|source| io_error(path, source))? == 8
+            && is_plausible_chunk_id(&next[..4])
+            && u64::from(le_u32(&next, 4)) <= present_bytes - 8
+    };
     let data_bytes = match declared_data_bytes {
+        Some(0) if data_is_empty_then_a_chunk => 0,
         Some(0) | Some(0xFFFF_FFFF) | None if present_bytes > 0 => {
             notes.push(DecodeNote::DataLengthUnset);
             present_bytes
@@ -1981,6 +1993,34 @@ mod tests {
             assert_eq!(audio.channels[0].len(), 1000);
             assert_eq!(audio.notes, vec![DecodeNote::DataLengthUnset]);
         }
+    }
+
+    /// A declared length of 0 followed by a whole chunk (LIST metadata) is an empty recording,
+    /// not a length left unwritten: the metadata bytes are not decoded as audio.
+    #[test]
+    fn empty_data_followed_by_a_chunk_is_empty_not_unset() {
+        let spec = spec_for(SampleEncoding::PcmSigned16, 1, 16_000, Header::Plain);
+        let mut list = b"LIST".to_vec();
+        list.extend_from_slice(&26u32.to_le_bytes());
+        list.extend_from_slice(b"INFOISFT\x0e\x00\x00\x00Lavf58.76.100\x00");
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_temp(&dir, "empty.wav", &wav_bytes(&spec, &list, Some(0)));
+        let error = decode_file(&path, &DecodeOptions::default()).unwrap_err();
+        assert!(matches!(error, DecodeError::Truncated { .. }), "{error:?}");
+        assert!(error.to_string().contains("no audio samples"), "{error}");
+        // Audio bytes after a 0 length are still read to the end, as before.
+        let data = encode(
+            SampleEncoding::PcmSigned16,
+            &sine(200.0, 16_000, 1000, 0.5, 0.0),
+        );
+        let path = write_temp(&dir, "unset.wav", &wav_bytes(&spec, &data, Some(0)));
+        assert_eq!(
+            decode_file(&path, &DecodeOptions::default())
+                .unwrap()
+                .channels[0]
+                .len(),
+            1000
+        );
     }
 
     #[test]
