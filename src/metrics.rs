@@ -24,16 +24,21 @@
 //! - `agent_talk_ms`, `customer_talk_ms`: the union of that speaker's speech regions;
 //!   `agent_talk_ratio` = agent / (agent + customer).
 //! - Silence is a gap where no channel has speech, between the first speech and the last.
-//!   The stretch before the first word (ringing, a queue, a prompt) is the answer delay's to
-//!   judge, so a late answer is charged once, not also as dead air or a hold; where there is
-//!   no answer delay (no agent speech, no pickup time) it is a gap like the others. Trailing
-//!   silence after the last word is the call winding down.
+//!   Everything up to the end of the answer delay (the agent's first word, else the pickup) is
+//!   the answer delay's to judge, so a late answer is charged once, not also as dead air or a
+//!   hold: the stretch before the first speech (ringing, a queue, a prompt) is no gap, nor is
+//!   a gap between a customer's early "hello?" and the agent's first word, and a gap that
+//!   straddles the end of the answer delay counts from there. Where there is no answer delay
+//!   (no agent speech, no pickup time) the stretch before the first speech is a gap like the
+//!   others. Trailing silence after the last word is the call winding down.
 //!   `longest_silence_ms` is the longest gap of any kind, announced holds included.
-//! - A gap is a **hold** when the agent announced it (a hold phrase in an agent segment that
-//!   ends at most `hold_announcement_window_ms` before the gap) or when it lasts at least
-//!   `hold_min_ms`. Every other gap of at least `silence_event_min_ms` is **dead air**: a
-//!   `silence` event. An unannounced gap of a minute or more is both (dead air that long is
-//!   also a hold). `dead_air_total_ms` and `n_dead_air` count the dead-air gaps of at least
+//! - A gap is a **hold** when the agent announced it or when it lasts at least `hold_min_ms`.
+//!   A hold phrase in an agent segment announces the longest gap of at least
+//!   [`ANNOUNCED_HOLD_MIN_MS`] that begins within `hold_announcement_window_ms` of the
+//!   segment's end: the customer's "sure" and the pause before it are not the hold, the
+//!   silence after them is. Every other gap of at least `silence_event_min_ms` is **dead
+//!   air**: a `silence` event. An unannounced gap of a minute or more is both (dead air that
+//!   long is also a hold). `dead_air_total_ms` and `n_dead_air` count the dead-air gaps of at least
 //!   `dead_air_min_ms`; `hold_total_ms` and `n_holds` count the holds.
 //! - `overtalk_ms`: time both channels speak at once; an `overtalk` event per span of at least
 //!   `overtalk_event_min_ms`, held against whoever started speaking second.
@@ -67,6 +72,11 @@ pub const EVENT_FIRST_AGENT_WORD: &str = "first_agent_word";
 
 /// A speech rate over less speech than this says little.
 const MIN_SPEECH_FOR_RATE_MS: u64 = 1_000;
+
+/// The shortest gap a hold phrase can announce. "Please hold" is followed by pauses of a second
+/// or two (the customer's "sure", the agent reaching for the keyboard) before the hold itself;
+/// a pause that short is a turn gap, never the hold.
+pub const ANNOUNCED_HOLD_MIN_MS: u64 = 3_000;
 
 /// Phrases an agent uses to put the customer on hold, in the six rulebook languages. Matched
 /// on whole words after light normalisation (lowercase, accents, Persian letter forms), and as
@@ -189,7 +199,7 @@ pub fn measure(transcript: &CallTranscript, options: &MetricsOptions) -> Measure
     let mut metric_spans = BTreeMap::new();
     let mut events = Vec::new();
 
-    measure_answer_delay(
+    let answer_delay_end_ms = measure_answer_delay(
         transcript,
         options,
         agent_channel.map(|index| channel_spans[index].as_slice()),
@@ -206,7 +216,7 @@ pub fn measure(transcript: &CallTranscript, options: &MetricsOptions) -> Measure
         transcript,
         options,
         &channel_spans,
-        agent_channel.is_some(),
+        answer_delay_end_ms,
         &mut metrics,
         &mut metric_spans,
         &mut events,
@@ -323,6 +333,8 @@ fn total_ms(spans: &[SpeechRegion]) -> u64 {
     spans.iter().map(SpeechRegion::duration_ms).sum()
 }
 
+/// Measures the answer delay; returns the call time where it ends (the agent's first word,
+/// else the pickup), `None` where there is no answer delay.
 fn measure_answer_delay(
     transcript: &CallTranscript,
     options: &MetricsOptions,
@@ -330,7 +342,7 @@ fn measure_answer_delay(
     metrics: &mut BTreeMap<String, f64>,
     metric_spans: &mut BTreeMap<String, (u64, u64)>,
     events: &mut Vec<TimingEvent>,
-) {
+) -> Option<u64> {
     let ring_ms = options.ring_ms.unwrap_or(0);
     let answered_at_ms = options.answered_at_ms.unwrap_or(0);
     let first_word_ms = agent_spans.and_then(|agent_spans| {
@@ -374,12 +386,16 @@ fn measure_answer_delay(
                 format_seconds(delay_ms)
             ),
         });
+        Some(first_word_ms)
     } else if let Some(answered_at_ms) = options.answered_at_ms {
         metrics.insert(
             "answer_delay_ms".to_owned(),
             ring_ms.saturating_add(answered_at_ms) as f64,
         );
         metric_spans.insert("answer_delay_ms".to_owned(), (0, answered_at_ms));
+        Some(answered_at_ms)
+    } else {
+        None
     }
 }
 
@@ -419,7 +435,7 @@ fn measure_silence(
     transcript: &CallTranscript,
     options: &MetricsOptions,
     channel_spans: &[Vec<SpeechRegion>],
-    has_agent_channel: bool,
+    answer_delay_end_ms: Option<u64>,
     metrics: &mut BTreeMap<String, f64>,
     metric_spans: &mut BTreeMap<String, (u64, u64)>,
     events: &mut Vec<TimingEvent>,
@@ -441,28 +457,30 @@ fn measure_silence(
             })
             .map(|(_, channel)| channel.speaker)
     };
-    // The stretch before the first word is the answer delay's to judge (ringing, a queue, a
-    // recorded prompt): counting it here too would charge one late answer twice, or three
-    // times when it lasts long enough to pass for an unannounced hold. Where there is no
-    // answer delay (no agent speech to time, no pickup time given) it stays a gap.
-    let agent_speaks = channel_spans
-        .iter()
-        .zip(&transcript.channels)
-        .any(|(spans, channel)| channel.speaker == Speaker::Agent && !spans.is_empty());
-    let answer_delay_judges_start = agent_speaks || options.answered_at_ms.is_some();
+    // Everything up to the end of the answer delay is the answer delay's to judge (ringing, a
+    // queue, a recorded prompt, a customer's "hello? hello?" before the agent's first word):
+    // counting it here too would charge one late answer twice, or three times when it lasts
+    // long enough to pass for an unannounced hold. Where there is no answer delay (no agent
+    // speech to time, no pickup time given) the stretch before the first speech stays a gap.
     let mut gaps = Vec::with_capacity(all_speech.len() + 1);
-    if !answer_delay_judges_start && all_speech[0].start_ms > 0 {
+    if answer_delay_end_ms.is_none() && all_speech[0].start_ms > 0 {
         gaps.push(Gap {
             start_ms: 0,
             end_ms: all_speech[0].start_ms,
             after: None,
         });
     }
+    let answer_delay_end_ms = answer_delay_end_ms.unwrap_or(0);
     for pair in all_speech.windows(2) {
+        let (start_ms, end_ms) = (pair[0].end_ms, pair[1].start_ms);
+        if end_ms <= answer_delay_end_ms {
+            continue;
+        }
         gaps.push(Gap {
-            start_ms: pair[0].end_ms,
-            end_ms: pair[1].start_ms,
-            after: speaker_ending_at(pair[0].end_ms),
+            // A gap that straddles the first word is silence only after it.
+            start_ms: start_ms.max(answer_delay_end_ms),
+            end_ms,
+            after: speaker_ending_at(start_ms),
         });
     }
 
@@ -478,7 +496,7 @@ fn measure_silence(
     }
 
     // Dead air is the agent's to manage; on mono or unassigned calls no one can be named.
-    let held_against = if has_agent_channel {
+    let held_against = if channel_index_of(transcript, Speaker::Agent).is_some() {
         Speaker::Agent
     } else {
         Speaker::Unknown
@@ -550,16 +568,20 @@ fn measure_silence(
     metrics.insert("n_holds".to_owned(), n_holds as f64);
 }
 
-/// For each gap, the hold phrase that announced it, if any: the first long-enough gap that
-/// begins within the announcement window after an agent (or, on mono calls, unknown speaker's)
-/// segment holding a hold phrase.
+/// For each gap, the hold phrase that announced it, if any: the longest gap of at least
+/// [`ANNOUNCED_HOLD_MIN_MS`] (the first of equally long ones) that begins within the
+/// announcement window after an agent (or, on mono calls, unknown speaker's) segment holding a
+/// hold phrase. Not the first gap: "please hold" – pause – "sure" – the hold itself.
 fn hold_announcements(
     transcript: &CallTranscript,
     options: &MetricsOptions,
     gaps: &[Gap],
 ) -> Vec<Option<String>> {
     let mut announcements: Vec<Option<String>> = vec![None; gaps.len()];
-    let min_gap_ms = options.silence_event_min_ms.max(1);
+    let min_gap_ms = options
+        .silence_event_min_ms
+        .max(ANNOUNCED_HOLD_MIN_MS)
+        .max(1);
     if !gaps
         .iter()
         .any(|gap| gap.end_ms - gap.start_ms >= min_gap_ms)
@@ -590,11 +612,16 @@ fn hold_announcements(
             .end_ms
             .max(segment.start_ms)
             .saturating_add(options.hold_announcement_window_ms);
-        let announced = gaps.iter().position(|gap| {
-            gap.start_ms >= segment.start_ms
-                && gap.start_ms <= window_end_ms
-                && gap.end_ms - gap.start_ms >= min_gap_ms
-        });
+        let announced = gaps
+            .iter()
+            .enumerate()
+            .filter(|(_, gap)| {
+                gap.start_ms >= segment.start_ms
+                    && gap.start_ms <= window_end_ms
+                    && gap.end_ms - gap.start_ms >= min_gap_ms
+            })
+            .max_by_key(|&(index, gap)| (gap.end_ms - gap.start_ms, std::cmp::Reverse(index)))
+            .map(|(index, _)| index);
         if let Some(gap_index) = announced
             && announcements[gap_index].is_none()
         {
@@ -1350,6 +1377,226 @@ mod tests {
         assert_eq!(measured.metrics["hold_total_ms"], 40_000.0);
         assert_eq!(measured.metrics["n_dead_air"], 0.0);
         assert_eq!(measured.metrics["longest_silence_ms"], 40_000.0);
+    }
+
+    /// (start, end) of each event of a kind, in order.
+    fn spans_of(measurements: &Measurements, kind: &str) -> Vec<(u64, u64)> {
+        events_of(measurements, kind)
+            .iter()
+            .map(|event| (event.start_ms, event.end_ms))
+            .collect()
+    }
+
+    #[test]
+    fn the_hold_is_the_long_silence_after_the_customers_sure_not_the_pause_before_it() {
+        // The usual way a hold happens: "please hold", a pause, the customer's "sure", then
+        // two minutes of silence. The 1.5 s pause is a turn gap, the two minutes the hold.
+        let turns = [
+            turn(
+                Speaker::Agent,
+                500,
+                4_000,
+                "Good morning, thank you for calling Acme Bank, my name is Maria.",
+            ),
+            turn(
+                Speaker::Customer,
+                5_000,
+                8_000,
+                "Hi, I want to check my last payment please.",
+            ),
+            turn(
+                Speaker::Agent,
+                9_000,
+                12_000,
+                "Of course. Please hold while I check that for you.",
+            ),
+            turn(Speaker::Customer, 13_500, 14_000, "Sure."),
+            turn(
+                Speaker::Agent,
+                134_000,
+                138_000,
+                "Thank you for holding. The payment went through yesterday.",
+            ),
+            turn(Speaker::Customer, 139_000, 141_000, "Great, thank you."),
+            turn(
+                Speaker::Agent,
+                142_000,
+                145_000,
+                "You are welcome, thank you for calling, goodbye.",
+            ),
+        ];
+        let call = synthetic::transcript_from_turns(Layout::Stereo, "en", 146_000, &turns);
+        let measured = measure(&call, &MetricsOptions::default());
+        assert_sane(&measured);
+        let holds = events_of(&measured, EVENT_HOLD);
+        assert_eq!(holds.len(), 1, "{holds:?}");
+        assert_eq!((holds[0].start_ms, holds[0].end_ms), (14_000, 134_000));
+        assert_eq!(
+            holds[0].detail,
+            "no one spoke for 120.0 s after the agent asked the customer to hold ('please hold')"
+        );
+        assert_eq!(measured.metrics["n_holds"], 1.0);
+        assert_eq!(measured.metrics["hold_total_ms"], 120_000.0);
+        // The pause before "sure" is an ordinary (short) silence; nothing is dead air.
+        assert_eq!(
+            spans_of(&measured, EVENT_SILENCE),
+            [
+                (4_000, 5_000),
+                (8_000, 9_000),
+                (12_000, 13_500),
+                (138_000, 139_000),
+                (141_000, 142_000)
+            ]
+        );
+        assert_eq!(measured.metrics["n_dead_air"], 0.0);
+        assert_eq!(measured.metrics["dead_air_total_ms"], 0.0);
+        assert_eq!(measured.metrics["longest_silence_ms"], 120_000.0);
+        assert_eq!(
+            measured.metric_spans["longest_silence_ms"],
+            (14_000, 134_000)
+        );
+    }
+
+    #[test]
+    fn an_announcement_takes_the_longest_gap_in_its_window_and_never_a_tiny_one() {
+        // "One moment": 2.5 s, a question, 4 s, then 20 s: the 20 s gap is the hold.
+        let turns = [
+            turn(Speaker::Agent, 0, 2_000, "one moment please"),
+            turn(Speaker::Customer, 4_500, 5_000, "ok"),
+            turn(Speaker::Agent, 9_000, 10_000, "still there"),
+            turn(Speaker::Customer, 30_000, 31_000, "yes"),
+        ];
+        let call = synthetic::transcript_from_turns(Layout::Stereo, "en", 32_000, &turns);
+        let measured = measure(&call, &MetricsOptions::default());
+        assert_eq!(spans_of(&measured, EVENT_HOLD), [(10_000, 30_000)]);
+        assert_eq!(
+            spans_of(&measured, EVENT_SILENCE),
+            [(2_000, 4_500), (5_000, 9_000)]
+        );
+        // Only a 2 s pause after the phrase: no hold at all, a plain silence.
+        let turns = [
+            turn(Speaker::Agent, 0, 2_000, "one second"),
+            turn(Speaker::Agent, 4_000, 6_000, "here it is"),
+        ];
+        let call = synthetic::transcript_from_turns(Layout::Stereo, "en", 7_000, &turns);
+        let measured = measure(&call, &MetricsOptions::default());
+        assert!(events_of(&measured, EVENT_HOLD).is_empty());
+        assert_eq!(measured.metrics["n_holds"], 0.0);
+        assert_eq!(spans_of(&measured, EVENT_SILENCE), [(2_000, 4_000)]);
+    }
+
+    #[test]
+    fn a_customer_speaking_first_does_not_turn_a_late_answer_into_dead_air() {
+        // The customer's "hello? hello?" at 0.5 s, the agent's first word at 14 s: one late
+        // answer, charged as answer delay only.
+        let turns = [
+            turn(Speaker::Customer, 500, 1_500, "Hello? Hello?"),
+            turn(
+                Speaker::Agent,
+                14_000,
+                18_000,
+                "Good morning, thank you for calling Acme Bank, my name is Maria.",
+            ),
+            turn(
+                Speaker::Customer,
+                19_000,
+                22_000,
+                "Hi, I want to check my payment please.",
+            ),
+            turn(
+                Speaker::Agent,
+                23_000,
+                27_000,
+                "Sure, it went through yesterday. Thank you for calling, goodbye.",
+            ),
+        ];
+        let call = synthetic::transcript_from_turns(Layout::Stereo, "en", 28_000, &turns);
+        let measured = measure(&call, &MetricsOptions::default());
+        assert_sane(&measured);
+        assert_eq!(measured.metrics["answer_delay_ms"], 14_000.0);
+        assert_eq!(measured.metric_spans["answer_delay_ms"], (0, 14_000));
+        assert_eq!(
+            spans_of(&measured, EVENT_SILENCE),
+            [(18_000, 19_000), (22_000, 23_000)]
+        );
+        assert_eq!(measured.metrics["n_dead_air"], 0.0);
+        assert_eq!(measured.metrics["dead_air_total_ms"], 0.0);
+        assert_eq!(measured.metrics["n_holds"], 0.0);
+        assert_eq!(measured.metrics["longest_silence_ms"], 1_000.0);
+    }
+
+    #[test]
+    fn a_gap_straddling_the_pickup_is_silence_only_after_it() {
+        // Mono, picked up at 10 s: the 3–20 s gap is answer delay until 10 s, then 10 s of
+        // dead air.
+        let turns = [
+            turn(Speaker::Unknown, 1_000, 3_000, "hello"),
+            turn(Speaker::Unknown, 20_000, 24_000, "good morning acme bank"),
+        ];
+        let call = synthetic::transcript_from_turns(Layout::Mono, "en", 25_000, &turns);
+        let options = MetricsOptions {
+            answered_at_ms: Some(10_000),
+            ..MetricsOptions::default()
+        };
+        let measured = measure(&call, &options);
+        assert_eq!(measured.metrics["answer_delay_ms"], 10_000.0);
+        let silences = events_of(&measured, EVENT_SILENCE);
+        assert_eq!(silences.len(), 1, "{silences:?}");
+        assert_eq!((silences[0].start_ms, silences[0].end_ms), (10_000, 20_000));
+        assert_eq!(silences[0].detail, "no one spoke for 10.0 s after speech");
+        assert_eq!(measured.metrics["dead_air_total_ms"], 10_000.0);
+        assert_eq!(measured.metrics["longest_silence_ms"], 10_000.0);
+    }
+
+    #[test]
+    fn a_traditional_chinese_hold_phrase_announces_the_hold() {
+        let turns = [
+            turn(
+                Speaker::Agent,
+                500,
+                4_000,
+                "您好，欢迎致电银行，我是客服小王，本次通话将被录音。",
+            ),
+            turn(Speaker::Customer, 5_000, 8_000, "我想查一下我的账单。"),
+            turn(Speaker::Agent, 9_000, 11_000, "好的，請稍候。"),
+            turn(Speaker::Customer, 11_500, 12_000, "好。"),
+            turn(
+                Speaker::Agent,
+                42_000,
+                46_000,
+                "感谢您的耐心等待，账单已经发送，感谢您的来电，再见。",
+            ),
+            turn(Speaker::Customer, 47_000, 48_000, "非常滿意，謝謝。"),
+        ];
+        let call = synthetic::transcript_from_turns(Layout::Stereo, "zh", 49_000, &turns);
+        let measured = measure(&call, &MetricsOptions::default());
+        let holds = events_of(&measured, EVENT_HOLD);
+        assert_eq!(holds.len(), 1, "{holds:?}");
+        assert_eq!((holds[0].start_ms, holds[0].end_ms), (12_000, 42_000));
+        assert!(holds[0].detail.contains("'请稍候'"), "{}", holds[0].detail);
+        assert_eq!(measured.metrics["n_holds"], 1.0);
+        assert_eq!(measured.metrics["hold_total_ms"], 30_000.0);
+        assert_eq!(measured.metrics["n_dead_air"], 0.0);
+        assert_eq!(
+            spans_of(&measured, EVENT_SILENCE),
+            [(4_000, 5_000), (8_000, 9_000), (46_000, 47_000)]
+        );
+    }
+
+    #[test]
+    fn persian_zwnj_joins_a_word_in_the_speech_rate() {
+        // Five words each time ("I want to see the books"), two of them joined by ZWNJ:
+        // 10 words in 4 s is 150 words per minute.
+        let sentence = "من می\u{200c}خواهم کتاب\u{200c}ها را ببینم";
+        let turns = [
+            turn(Speaker::Agent, 500, 2_500, sentence),
+            turn(Speaker::Customer, 3_000, 5_000, "بله"),
+            turn(Speaker::Agent, 5_500, 7_500, sentence),
+        ];
+        let call = synthetic::transcript_from_turns(Layout::Stereo, "fa", 8_000, &turns);
+        let measured = measure(&call, &MetricsOptions::default());
+        assert_eq!(measured.metrics["agent_words_per_minute"], 150.0);
+        assert_eq!(measured.metrics["customer_words_per_minute"], 30.0);
     }
 
     #[test]

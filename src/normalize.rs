@@ -292,6 +292,12 @@ pub fn is_cjk(character: char) -> bool {
 const TRADITIONAL: &str = "請謝對們電話錄歡來號碼見為務問題幫說嗎這個記會員滿質與還專業氣閉滾腦樣煩聽沒關係條讓費帳戶驗證誤錯該癡經聲處隨時興後給過諮詢復製將監熱線麼愛買賣辦靜點媽讀報數額銀郵機實認應頭憤罵爭壞瘋傳轉邊聯絡單據護貴雙兩萬億丟體餘凍幾則複屬廢開惡換掛無豬禮離稱簡筆約終結絕統網範規計訴語貨貫責賬賴進裡裏鐘鍾錢長門間馬顧臥著釋內別於爲麽説當態資訊";
 const SIMPLIFIED: &str = "请谢对们电话录欢来号码见为务问题帮说吗这个记会员满质与还专业气闭滚脑样烦听没关系条让费账户验证误错该痴经声处随时兴后给过咨询复制将监热线么爱买卖办静点妈读报数额银邮机实认应头愤骂争坏疯传转边联络单据护贵双两万亿丢体余冻几则复属废开恶换挂无猪礼离称简笔约终结绝统网范规计诉语货贯责账赖进里里钟钟钱长门间马顾卧着释内别于为么说当态资讯";
 
+/// The traditional → simplified pairs of the table above, for matchers outside this module that
+/// keep their own per-character fold (the tone and metrics tokenizer): one table, two users.
+pub(crate) fn traditional_to_simplified() -> impl Iterator<Item = (char, char)> {
+    TRADITIONAL.chars().zip(SIMPLIFIED.chars())
+}
+
 fn simplified(character: char) -> char {
     TRADITIONAL
         .chars()

@@ -33,7 +33,8 @@
 //! Russian, Polish and Spanish inflection. Chinese (and other text without spaces) is matched
 //! character by character, so entries match as substrings. Entries go through the same
 //! normalisation as transcripts: lowercase, Spanish accents dropped, `ё`→`е`, Arabic letter
-//! forms to Persian (`ي`→`ی`, `ك`→`ک`), Arabic diacritics dropped, ZWNJ as a word break.
+//! forms to Persian (`ي`→`ی`, `ك`→`ک`), Arabic diacritics dropped, traditional Chinese
+//! characters as simplified (the rules normaliser's table), ZWNJ as a word break.
 //! A sentiment score of 0 marks a neutral phrase whose only job is to stop a shorter entry
 //! from matching inside it (Chinese "差不多", "almost", holds "差", "poor"). `#` starts a
 //! comment line.
@@ -1307,6 +1308,8 @@ fn join_pieces(units: &[text::Unit], pieces: &[(usize, usize)]) -> String {
 /// Light text normalisation and tokenisation for lexicon and phrase matching. The pipeline's
 /// full normaliser lives elsewhere; this is the small, fast subset that tone and metrics need.
 pub(crate) mod text {
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
     /// A word, or one Han/kana character (text without spaces is matched character by
     /// character, so lexicon entries match it as substrings).
     #[derive(Debug, Clone, PartialEq)]
@@ -1350,11 +1353,22 @@ pub(crate) mod text {
         )
     }
 
+    /// The simplified form of a traditional Chinese character, from the rules normaliser's
+    /// table (`crate::normalize`), so that "請稍候" matches the hold phrase "请稍候" and "滿意"
+    /// the lexicon's "满意"; other characters are returned as they are.
+    fn simplified(character: char) -> char {
+        static TABLE: OnceLock<HashMap<char, char>> = OnceLock::new();
+        let table = TABLE.get_or_init(|| crate::normalize::traditional_to_simplified().collect());
+        table.get(&character).copied().unwrap_or(character)
+    }
+
     /// The normalised form of one lowercase character: Spanish accents dropped, `ё` as `е`,
-    /// Arabic letter forms as Persian ones, typographic apostrophes as `'`, ZWNJ as a word
-    /// break (a space); `None` for Arabic diacritics, tatweel and ZWJ, which are dropped.
+    /// Arabic letter forms as Persian ones, traditional Chinese as simplified, typographic
+    /// apostrophes as `'`, ZWNJ as a word break (a space; [`scan`] decides before this whether
+    /// it is one); `None` for Arabic diacritics, tatweel and ZWJ, which are dropped.
     fn fold(character: char) -> Option<char> {
         Some(match character {
+            _ if is_ideographic(character) => simplified(character),
             'á' | 'à' | 'â' | 'ä' => 'a',
             'é' | 'è' | 'ê' | 'ë' => 'e',
             'í' | 'ì' | 'î' | 'ï' => 'i',
@@ -1384,14 +1398,27 @@ pub(crate) mod text {
         ClauseBreak,
     }
 
+    /// What the zero-width non-joiner (U+200C) does to a Persian word.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Zwnj {
+        /// Splits it: `می‌خواهم` is `می` `خواهم` and `کتاب‌ها` is `کتاب` `ها`, so phrases, lexicon
+        /// entries and negators match the stem whether ASR wrote ZWNJ, a space or nothing.
+        Breaks,
+        /// Joins it: `می‌خواهم` is one spoken word (speech rate).
+        Joins,
+    }
+
     /// Lowercases and folds `text` and reports its units and clause breaks to `visit`, reusing
     /// one buffer: the single tokenizer behind [`clauses`] and [`count_spoken_units`].
-    fn scan(text: &str, mut visit: impl FnMut(Token<'_>)) {
+    fn scan(text: &str, zwnj: Zwnj, mut visit: impl FnMut(Token<'_>)) {
         let mut scanner = Scanner::default();
         for original in text.chars() {
             if original.is_ascii() {
                 // Most transcripts are mostly ASCII, which needs no folding beyond lowercase.
                 scanner.push(original.to_ascii_lowercase(), &mut visit);
+                continue;
+            }
+            if original == '\u{200C}' && zwnj == Zwnj::Joins {
                 continue;
             }
             for lower in original.to_lowercase() {
@@ -1450,7 +1477,7 @@ pub(crate) mod text {
     pub(crate) fn clauses(text: &str) -> Vec<Vec<Unit>> {
         let mut clauses = Vec::new();
         let mut clause: Vec<Unit> = Vec::new();
-        scan(text, |token| match token {
+        scan(text, Zwnj::Breaks, |token| match token {
             Token::Unit {
                 text,
                 is_ideographic,
@@ -1467,10 +1494,12 @@ pub(crate) mod text {
     }
 
     /// Spoken units in a text: words, with each Han/kana character counting as one (Chinese
-    /// speech rate is characters per minute). Punctuation and symbols do not count.
+    /// speech rate is characters per minute). Punctuation and symbols do not count. A ZWNJ
+    /// joins the parts of one word here (`می‌خواهم`, `کتاب‌ها`: one word each), unlike in
+    /// matching, where it splits them.
     pub(crate) fn count_spoken_units(text: &str) -> usize {
         let mut n_units = 0;
-        scan(text, |token| {
+        scan(text, Zwnj::Joins, |token| {
             if let Token::Unit { .. } = token {
                 n_units += 1;
             }
@@ -2125,6 +2154,52 @@ mod tests {
                 "{language} {text:?}: {scored:?}"
             );
         }
+    }
+
+    #[test]
+    fn traditional_chinese_scores_like_simplified() {
+        let lexicons = shipped_lexicons();
+        let terms = |scored: &TextSentiment| -> Vec<String> {
+            scored.terms.iter().map(ToString::to_string).collect()
+        };
+        for (traditional, simplified) in [
+            ("非常滿意，謝謝。", "非常满意，谢谢。"),
+            ("我很不滿意，太差了", "我很不满意，太差了"),
+        ] {
+            let from_traditional = score(&lexicons, "zh", traditional);
+            let from_simplified = score(&lexicons, "zh", simplified);
+            assert_ne!(from_simplified.sentiment, 0.0, "{simplified}");
+            assert_eq!(
+                from_traditional.sentiment, from_simplified.sentiment,
+                "{traditional}"
+            );
+            assert_eq!(terms(&from_traditional), terms(&from_simplified));
+        }
+        // The explanation names the lexicon's (simplified) words.
+        assert_eq!(
+            terms(&score(&lexicons, "zh", "非常滿意，謝謝。")),
+            ["非常满意 (+0.9)", "谢谢 (+0.5)"]
+        );
+        // Characters count the same in either script.
+        assert_eq!(text::count_spoken_units("好的，請稍候。"), 5);
+        assert_eq!(text::phrase_units("請稍候"), ["请", "稍", "候"]);
+    }
+
+    #[test]
+    fn zwnj_joins_a_persian_word_when_counting_and_splits_it_when_matching() {
+        let sentence = "من می\u{200c}خواهم کتاب\u{200c}ها را ببینم";
+        // "I want to see the books": five spoken words.
+        assert_eq!(text::count_spoken_units(sentence), 5);
+        assert_eq!(
+            text::count_spoken_units("من می خواهم کتاب ها را ببینم"),
+            7,
+            "spaces still separate words"
+        );
+        // Matching still sees the stem behind the ZWNJ, as lexicons and phrases expect.
+        assert_eq!(
+            text::phrase_units(sentence),
+            ["من", "می", "خواهم", "کتاب", "ها", "را", "ببینم"]
+        );
     }
 
     #[test]
