@@ -35,6 +35,9 @@ pub struct AnalysisOptions {
     /// inference about employees (EU AI Act Art. 5(1)(f)); text sentiment works either way.
     pub agent_vocal_analysis: bool,
     pub scoring: ScoringConfig,
+    /// The site's time zone: a call's date (its partition, its agent-day) is the local date
+    /// of its start there, as a manager counts days. UTC unless the dataset was given one.
+    pub timezone: chrono_tz::Tz,
 }
 
 impl Default for AnalysisOptions {
@@ -43,6 +46,7 @@ impl Default for AnalysisOptions {
             keep_personal_data: false,
             agent_vocal_analysis: true,
             scoring: ScoringConfig::default(),
+            timezone: chrono_tz::Tz::UTC,
         }
     }
 }
@@ -139,11 +143,12 @@ impl Analyzer {
     }
 }
 
-fn call_date(record: &CallRecord) -> NaiveDate {
+fn call_date(record: &CallRecord, timezone: chrono_tz::Tz) -> NaiveDate {
     record
         .spec
         .started_at
         .unwrap_or(record.processed_at)
+        .with_timezone(&timezone)
         .date_naive()
 }
 
@@ -160,7 +165,7 @@ pub fn build_tables(
     let mut scored_calls = Vec::new();
     for record in records {
         let spec = &record.spec;
-        let date = call_date(record);
+        let date = call_date(record, analyzer.options.timezone);
         let mut row = CallRow {
             call_id: spec.call_id.clone(),
             agent_id: spec.agent_id.clone(),

@@ -34,6 +34,8 @@ pub struct DiscoverOptions {
     pub default_agent_channel: Option<ChannelSide>,
     /// Language for calls that do not say; `None` detects it.
     pub default_language: Option<String>,
+    /// Where start times without an offset are local times.
+    pub timezone: chrono_tz::Tz,
 }
 
 impl Default for DiscoverOptions {
@@ -42,6 +44,7 @@ impl Default for DiscoverOptions {
             name_pattern: Regex::new(DEFAULT_NAME_PATTERN).expect("default pattern is valid"),
             default_agent_channel: None,
             default_language: None,
+            timezone: chrono_tz::Tz::UTC,
         }
     }
 }
@@ -291,12 +294,14 @@ fn spec_from_name(
         (None, _) => fallback_id.clone(),
     };
     let started_at = match group("started_at").or_else(|| group("date")) {
-        Some(text) => Some(parse_timestamp(&text).map_err(|message| {
-            problem(
-                "bad_metadata",
-                format!("start time in file name: {message}"),
-            )
-        })?),
+        Some(text) => Some(
+            parse_timestamp_in(&text, options.timezone).map_err(|message| {
+                problem(
+                    "bad_metadata",
+                    format!("start time in file name: {message}"),
+                )
+            })?,
+        ),
         None => None,
     };
     let agent_channel = match group("agent_channel") {
@@ -349,19 +354,42 @@ fn modified_time(path: &Path) -> Option<DateTime<Utc>> {
 /// Parses ISO 8601 / RFC 3339 with an offset, a naive date-time (taken as UTC), a date, or the
 /// compact `YYYYMMDD`, `YYYYMMDDTHHMMSS`, `YYYYMMDD_HHMMSS` forms common in recorder names.
 pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
+    parse_timestamp_in(text, chrono_tz::Tz::UTC)
+}
+
+/// [`parse_timestamp`] where a time without an offset (as recorders often export them) is the
+/// local time of `timezone`. A local time that a daylight-saving change skipped is taken as
+/// the moment after the gap; one it repeated, as the first of the two.
+pub fn parse_timestamp_in(text: &str, timezone: chrono_tz::Tz) -> Result<DateTime<Utc>, String> {
     let text = text.trim();
     if let Ok(with_offset) = DateTime::parse_from_rfc3339(text) {
         return Ok(with_offset.with_timezone(&Utc));
     }
     for format in [
-        "%Y-%m-%dT%H:%M:%S%:z",
-        "%Y-%m-%d %H:%M:%S%:z",
-        "%Y-%m-%d %H:%M:%S%z",
+        "%Y-%m-%dT%H:%M:%S%.f%#z",
+        "%Y-%m-%d %H:%M:%S%.f%#z",
+        "%Y%m%dT%H%M%S%#z",
     ] {
         if let Ok(with_offset) = DateTime::parse_from_str(text, format) {
             return Ok(with_offset.with_timezone(&Utc));
         }
     }
+    let local = |naive: NaiveDateTime| -> DateTime<Utc> {
+        use chrono::offset::LocalResult;
+        match timezone.from_local_datetime(&naive) {
+            LocalResult::Single(time) | LocalResult::Ambiguous(time, _) => time.with_timezone(&Utc),
+            LocalResult::None => {
+                // In a spring-forward gap (at most two hours anywhere): the first moment after.
+                (1..=8)
+                    .map(|steps| naive + chrono::Duration::minutes(15 * steps))
+                    .find_map(|later| timezone.from_local_datetime(&later).earliest())
+                    .map_or_else(
+                        || Utc.from_utc_datetime(&naive),
+                        |time| time.with_timezone(&Utc),
+                    )
+            }
+        }
+    };
     for format in [
         "%Y-%m-%dT%H:%M:%S%.f",
         "%Y-%m-%d %H:%M:%S%.f",
@@ -372,12 +400,12 @@ pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
         "%Y%m%d%H%M%S",
     ] {
         if let Ok(naive) = NaiveDateTime::parse_from_str(text, format) {
-            return Ok(Utc.from_utc_datetime(&naive));
+            return Ok(local(naive));
         }
     }
     for format in ["%Y-%m-%d", "%Y%m%d"] {
         if let Ok(date) = NaiveDate::parse_from_str(text, format) {
-            return Ok(Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0).expect("midnight exists")));
+            return Ok(local(date.and_hms_opt(0, 0, 0).expect("midnight exists")));
         }
     }
     Err(format!(
@@ -500,7 +528,8 @@ fn spec_from_row(
     let problem = |message: String| (Some(call_id.clone()), path.clone(), message);
     let started_at = match cell(columns.started_at) {
         Some(text) => Some(
-            parse_timestamp(&text).map_err(|message| problem(format!("started_at: {message}")))?,
+            parse_timestamp_in(&text, options.timezone)
+                .map_err(|message| problem(format!("started_at: {message}")))?,
         ),
         None => modified_time(&path),
     };
@@ -763,5 +792,31 @@ b.wav,PL
             );
         }
         assert!(parse_timestamp("20.11.2026").is_err());
+        // Offsets in the basic format and hour-only offsets are ISO 8601 too.
+        for text in [
+            "20261120T103000+0100",
+            "2026-11-20T10:30:00+01",
+            "2026-11-20 10:30:00.000+01:00",
+        ] {
+            assert_eq!(
+                parse_timestamp(text).unwrap().to_rfc3339(),
+                "2026-11-20T09:30:00+00:00",
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn times_without_an_offset_are_the_sites_local_times() {
+        let new_york: chrono_tz::Tz = "America/New_York".parse().unwrap();
+        let utc = |text: &str| parse_timestamp_in(text, new_york).unwrap().to_rfc3339();
+        assert_eq!(utc("2026-11-20T22:30:00"), "2026-11-21T03:30:00+00:00");
+        assert_eq!(utc("20261120"), "2026-11-20T05:00:00+00:00");
+        // An offset given wins over the site's zone.
+        assert_eq!(utc("2026-11-20T22:30:00Z"), "2026-11-20T22:30:00+00:00");
+        // 02:30 did not exist on 2026-03-08 (clocks went 02:00 → 03:00): the moment after.
+        assert_eq!(utc("2026-03-08T02:30:00"), "2026-03-08T07:00:00+00:00");
+        // 01:30 happened twice on 2026-11-01: the first time (still daylight time, −4 h).
+        assert_eq!(utc("2026-11-01T01:30:00"), "2026-11-01T05:30:00+00:00");
     }
 }

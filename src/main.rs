@@ -91,18 +91,43 @@ struct AnalysisArgs {
     /// Calls scoring below this are flagged.
     #[arg(long, default_value_t = 70.0)]
     flag_below: f64,
+    /// The site's time zone (IANA name, e.g. America/New_York): a call's date is its local
+    /// date there, and start times without an offset are local times. The dataset remembers
+    /// the last one given; UTC until one is.
+    #[arg(long, env = "CALLQA_TIMEZONE")]
+    timezone: Option<String>,
 }
 
 impl AnalysisArgs {
-    fn options(&self) -> AnalysisOptions {
+    /// The options for the dataset in `out`, whose remembered time zone applies unless
+    /// `--timezone` names another.
+    fn options(&self, out: &Path) -> anyhow::Result<AnalysisOptions> {
+        let timezone = match &self.timezone {
+            Some(name) => {
+                parse_timezone(name).map_err(|message| anyhow::anyhow!("--timezone: {message}"))?
+            }
+            None => match Store::remembered_timezone(out) {
+                Some(name) => parse_timezone(&name).map_err(|message| {
+                    anyhow::anyhow!("{}: {message}", Store::timezone_path(out).display())
+                })?,
+                None => chrono_tz::Tz::UTC,
+            },
+        };
         let mut options = AnalysisOptions {
             keep_personal_data: self.keep_personal_data,
             agent_vocal_analysis: !self.no_agent_vocal_analysis,
+            timezone,
             ..AnalysisOptions::default()
         };
         options.scoring.flag_threshold = self.flag_below;
-        options
+        Ok(options)
     }
+}
+
+fn parse_timezone(name: &str) -> Result<chrono_tz::Tz, String> {
+    name.trim().parse::<chrono_tz::Tz>().map_err(|_| {
+        format!("{name:?} is not an IANA time zone name such as Europe/Madrid or America/New_York")
+    })
 }
 
 #[derive(Args)]
@@ -407,6 +432,7 @@ fn command_run(arguments: RunArgs, quiet: bool) -> anyhow::Result<u8> {
             })?),
             None => None,
         };
+    let analysis = arguments.analysis.options(&arguments.out)?;
     let name_pattern = Regex::new(&arguments.name_pattern)
         .map_err(|error| anyhow::anyhow!("--name-pattern: {error}"))?;
     let options = RunOptions {
@@ -427,6 +453,7 @@ fn command_run(arguments: RunArgs, quiet: bool) -> anyhow::Result<u8> {
         discover: DiscoverOptions {
             name_pattern,
             default_agent_channel: agent_channel,
+            timezone: analysis.timezone,
             default_language: arguments
                 .language
                 .as_deref()
@@ -439,7 +466,7 @@ fn command_run(arguments: RunArgs, quiet: bool) -> anyhow::Result<u8> {
             ..DecodeOptions::default()
         },
         vad: VadConfig::default(),
-        analysis: arguments.analysis.options(),
+        analysis,
         show_progress: !quiet,
     };
     let summary = run(&options)?;
@@ -644,13 +671,13 @@ fn command_audit_import(sheet: &Path, out: &Path, quiet: bool) -> anyhow::Result
 
 fn command_rescore(arguments: RescoreArgs, quiet: bool) -> anyhow::Result<u8> {
     ensure_dataset(&arguments.out)?;
-    let analyzer = Analyzer::load(
-        &arguments.analysis.rules.rules,
-        arguments.analysis.options(),
-    )?;
+    let options = arguments.analysis.options(&arguments.out)?;
+    let timezone = options.timezone;
+    let analyzer = Analyzer::load(&arguments.analysis.rules.rules, options)?;
     let store = Store::open(&arguments.out)?;
     let shard = Shard::parse(&arguments.shard).map_err(anyhow::Error::msg)?;
     let _lock = store.lock_shard(shard.index, shard.count)?;
+    store.remember_timezone(timezone.name())?;
     let mut summary = RunSummary {
         out: arguments.out.display().to_string(),
         rules_hash: analyzer.rules_hash().to_string(),

@@ -293,6 +293,9 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
     let _lock = store
         .lock_shard(options.shard.index, options.shard.count)
         .map_err(|error| RunError::Setup(error.to_string()))?;
+    store
+        .remember_timezone(options.analysis.timezone.name())
+        .map_err(|error| RunError::Setup(error.to_string()))?;
     // Left-overs of runs killed long ago; a killed run's own records and part files are
     // tidied exactly when they are written again (see `Store::save_record`, `write_dataset`).
     store

@@ -215,6 +215,35 @@ impl Store {
         &self.root
     }
 
+    /// Where a dataset remembers its site's time zone (an IANA name).
+    pub fn timezone_path(dataset: &Path) -> PathBuf {
+        dataset.join(".callqa").join("timezone")
+    }
+
+    /// The time zone the dataset at `dataset` was last given, if any. Read without opening the
+    /// store, so that a run that cannot start creates nothing.
+    pub fn remembered_timezone(dataset: &Path) -> Option<String> {
+        std::fs::read_to_string(Self::timezone_path(dataset))
+            .ok()
+            .map(|name| name.trim().to_string())
+            .filter(|name| !name.is_empty())
+    }
+
+    /// Remembers the time zone the dataset's dates are counted in, for later runs and
+    /// `rescore` that do not name one.
+    pub fn remember_timezone(&self, name: &str) -> Result<(), StoreError> {
+        if Self::remembered_timezone(self.root.parent().unwrap_or(&self.root)).as_deref()
+            == Some(name)
+        {
+            return Ok(());
+        }
+        write_atomically(
+            &self.root.join("timezone"),
+            format!("{name}\n").as_bytes(),
+            true,
+        )
+    }
+
     /// Waits for, then takes, the lock on writing the dataset's tables, held until the returned
     /// file is dropped. Shards of a batch write their tables one at a time, each from the
     /// records as they are once it holds the lock, so the last to write has seen every

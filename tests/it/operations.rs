@@ -1250,6 +1250,93 @@ fn a_fixed_discovery_problem_leaves_no_failure_behind() {
     assert_eq!(read_table(&out, "failures").height(), 0);
 }
 
+/// A call's date is its local date at the site: a call at 21:30 in New York (02:30 UTC the
+/// next day) belongs to the evening's agent-day. The dataset remembers the zone for `rescore`.
+#[test]
+fn call_dates_are_local_dates_in_the_sites_time_zone() {
+    let work = tempfile::tempdir().unwrap();
+    let calls = work.path().join("calls");
+    fs_err::create_dir_all(&calls).unwrap();
+    fs_err::copy(
+        fixtures().join("c01_polite_mulaw.wav"),
+        calls.join("c01.wav"),
+    )
+    .unwrap();
+    fs_err::copy(
+        fixtures().join("c03_insult_mulaw.wav"),
+        calls.join("c03.wav"),
+    )
+    .unwrap();
+    // One start with an offset (UTC), one without (a local time at the site).
+    fs_err::write(
+        calls.join("manifest.csv"),
+        "call_id,agent_id,path,started_at,agent_channel,language\n\
+         evening,A1,c01.wav,2026-11-21T02:30:00Z,left,en\n\
+         local,A1,c03.wav,2026-11-20 23:50:00,left,en\n",
+    )
+    .unwrap();
+    let out = work.path().join("out");
+    let partitions = || -> Vec<String> {
+        let mut names: Vec<String> = fs_err::read_dir(out.join("calls"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let output = callqa_command(&os_refs(&run_arguments(
+        &calls,
+        &out,
+        &["--timezone", "America/New_York"],
+    )))
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_text(&output));
+    assert_eq!(partitions(), ["call_date=2026-11-20"]);
+    let agents = read_table(&out, "agents");
+    assert_eq!(agents.height(), 1, "one agent-day: {agents}");
+    // The local start 23:50 in New York (−5 h in November) is 04:50 UTC.
+    let local = rows_where(&read_table(&out, "calls"), "call_id", "local");
+    let started_ms = local
+        .column("started_at")
+        .unwrap()
+        .cast(&DataType::Int64)
+        .unwrap()
+        .i64()
+        .unwrap()
+        .get(0);
+    assert_eq!(started_ms, Some(1_795_236_600_000), "2026-11-21T04:50:00Z");
+    // rescore without --timezone keeps the dataset's zone; naming another one moves the dates.
+    let rescore = |extra: &[&str]| {
+        let mut arguments: Vec<OsString> = vec![
+            "rescore".into(),
+            "--out".into(),
+            out.clone().into_os_string(),
+        ];
+        arguments.extend(extra.iter().map(OsString::from));
+        let output = callqa_command(&os_refs(&arguments)).output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", stderr_text(&output));
+    };
+    rescore(&[]);
+    assert_eq!(partitions(), ["call_date=2026-11-20"]);
+    rescore(&["--timezone", "UTC"]);
+    assert_eq!(partitions(), ["call_date=2026-11-21"]);
+    // A zone that is not one is refused before anything runs.
+    let output = callqa_command(&os_refs(&run_arguments(
+        &calls,
+        &out,
+        &["--timezone", "Mars/Olympus"],
+    )))
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr_text(&output));
+    assert!(
+        stderr_text(&output).contains("IANA"),
+        "{}",
+        stderr_text(&output)
+    );
+}
+
 /// A second process on the same dataset and shard (a night's run overrunning into the next
 /// one's start) is refused at once, and names the reason; it changes nothing.
 #[test]
