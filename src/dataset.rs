@@ -759,6 +759,25 @@ fn remove_stale_parts(
     Ok(())
 }
 
+/// The shard counts of the part files in the per-call tables (`agents` is written whole).
+pub fn part_counts(out: &Path) -> BTreeSet<u32> {
+    let mut counts = BTreeSet::new();
+    for table in ["calls", "segments", "findings", "failures"] {
+        let Ok(partitions) = std::fs::read_dir(out.join(table)) else {
+            continue;
+        };
+        for partition in partitions.flatten() {
+            let Ok(files) = std::fs::read_dir(partition.path()) else {
+                continue;
+            };
+            counts.extend(files.flatten().filter_map(|file| {
+                parse_part_name(&file.file_name().to_string_lossy()).map(|(_, count)| count)
+            }));
+        }
+    }
+    counts
+}
+
 fn parse_part_name(name: &str) -> Option<(u32, u32)> {
     let rest = name.strip_prefix("part-")?.strip_suffix(".parquet")?;
     let (index, count) = rest.split_once("-of-")?;

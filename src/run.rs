@@ -553,12 +553,12 @@ pub fn write_dataset(
         .partition(|record| shard.contains(&record.spec.call_id));
     let (mut tables, mut table_summary) =
         build_tables(store, analyzer, &records).map_err(RunError::Other)?;
-    if !other_shards.is_empty() {
+    let mut every_record = records.clone();
+    every_record.extend(other_shards);
+    if every_record.len() > records.len() {
         // The agents table is one for the dataset: its statistics (median, p10) cannot be
         // combined from shards' parts, so it is made from every shard's calls, as the records
         // stand now. Shards write in turn (the lock above), so the last to finish has them all.
-        let mut every_record = records.clone();
-        every_record.extend(other_shards);
         let (every_table, _) =
             build_tables(store, analyzer, &every_record).map_err(RunError::Other)?;
         tables.agents = every_table.agents;
@@ -595,6 +595,33 @@ pub fn write_dataset(
         }
     }
     remove_own_table_temporaries(out, shard).map_err(anyhow::Error::from)?;
+    // The batch split differently before (4 shards, now 2; or none): this shard's parts
+    // replace the old ones, which hold every shard's rows. Written alone, they would leave the
+    // other shards' calls out of the dataset until each of them has run; so the other shards'
+    // parts of the new split are written here too, from the shared records (each shard
+    // writes its own again when it runs).
+    if shard.count > 1
+        && crate::dataset::part_counts(out)
+            .iter()
+            .any(|&count| count != shard.count)
+    {
+        for index in (0..shard.count).filter(|&index| index != shard.index) {
+            let other = Shard {
+                index,
+                count: shard.count,
+            };
+            let other_records: Vec<CallRecord> = every_record
+                .iter()
+                .filter(|record| other.contains(&record.spec.call_id))
+                .cloned()
+                .collect();
+            let (mut other_tables, _) =
+                build_tables(store, analyzer, &other_records).map_err(RunError::Other)?;
+            other_tables.agents = tables.agents.clone();
+            write_tables(out, &other_tables, other, Utc::now().date_naive())
+                .map_err(|error| RunError::Other(error.into()))?;
+        }
+    }
     let written = write_tables(out, &tables, shard, Utc::now().date_naive())
         .map_err(|error| RunError::Other(error.into()))?;
     summary.dataset = table_summary;
