@@ -7,9 +7,13 @@
 //!
 //! Transcripts do not hold clean numbers, so detection works on *digit runs*: consecutive
 //! digits written as digits in any script (`4111`, `۴۱۱۱`, `４１１１`) or spoken as words in the
-//! call's language (`four one one one`, `cuarenta y uno`, `四一一一`, `چهار یک`), joined across the
-//! separators an ASR puts between groups (`4111-1111`, `41 11 11`, `4111, 1111.`). ASR garbles
-//! such as "for 1111" count as digits only next to other digits. A run is then classified:
+//! call's language (`four one one one`, `cuarenta y uno`, `mil ciento once`, `四一一一`,
+//! `چهار یک`), joined across the separators an ASR puts between groups (`4111-1111`,
+//! `41 11 11`, `4111, 1111.`). English and Chinese digits are read on every call, and so are
+//! number words of the other languages, four expressions or more in a row (a Spanish-speaking
+//! customer on an English queue: "cuatro uno uno uno …", "cuarenta y uno, once, once, once …";
+//! see [`spoken::Reader`]). ASR garbles such as "for 1111" count as digits only next to other
+//! digits, or in a chain of them between digits. A run is then classified:
 //!
 //! - **card**: the run holds a Luhn-valid stretch of 13–19 digits (`verified`), or is 13–19
 //!   digits long without one (a card the ASR garbled: redacted anyway, not `verified`);
@@ -17,7 +21,11 @@
 //!   valid IBAN with the language's country code (Polish NRB read as 26 digits, Iranian Sheba);
 //! - **secret**: 3–8 digits near a secret keyword ("cvv", "pin", "código de seguridad",
 //!   "пин-код", "hasło", "密码", "رمز" …), or the word after "my password is";
-//! - **phone**: 9–12 digits, 7–8 digits near a phone keyword, or anything after `+`.
+//! - **phone**: 9–12 digits, 7–8 digits near a phone keyword ("phone", "number", "call me
+//!   at", "llámame al", "позвоните мне по"), or anything after `+`.
+//!
+//! E-mail addresses are found written (`a.b@c.com`) and spoken: "john dot smith at gmail dot
+//! com", spelled "J-O-H-N dot S-M-I-T-H at …", "john underscore smith at …", "zhangsan艾特qq点com".
 //!
 //! Redaction is conservative on purpose: a whole run is redacted when any part of it is a card,
 //! so no digit of a card survives next to the placeholder.
@@ -253,13 +261,13 @@ pub fn find_in_transcript(transcript: &CallTranscript, language: &str) -> Vec<Ve
                 .iter()
                 .map(|token| token.text.as_str())
                 .collect();
+            let reader = spoken::Reader::new(&words, language);
             question.is_some()
                 || text.contains(['?', '？', '؟'])
                 || words.len() > BACKCHANNEL_MAX_WORDS
                 || text.chars().any(|character| character.is_numeric())
-                || (0..words.len()).any(|index| {
-                    spoken::parse(&words[index..], language).is_some_and(|number| !number.weak)
-                })
+                || (0..words.len())
+                    .any(|index| reader.parse(index).is_some_and(|number| !number.weak))
         })
         .collect();
     for speaker in [Speaker::Agent, Speaker::Customer, Speaker::Unknown] {
@@ -318,7 +326,7 @@ fn asked_for(text: &str, language: Language) -> Option<PiiKind> {
             .map(|range| range.end)
             .max()
     };
-    match (last(&keywords.secret), last(&keywords.phone)) {
+    match (last(&keywords.secret), last(&keywords.phone_asked)) {
         (Some(secret), Some(phone)) if phone > secret => Some(PiiKind::Phone),
         (Some(_), _) => Some(PiiKind::Secret),
         (None, Some(_)) => Some(PiiKind::Phone),
@@ -460,9 +468,15 @@ struct ContextWords {
     not_passwords: &'static [&'static str],
     /// A number of 7–8 digits near these is a phone number.
     phone: &'static [&'static str],
+    /// Asking to be called ("call me at", "llámame al"): a number of 7–8 digits near these is
+    /// a phone number, but they ask for none ("What's your PIN? I'll call you back." is a
+    /// question for the PIN).
+    phone_call: &'static [&'static str],
     /// Spoken e-mail addresses: "john dot smith at gmail dot com".
     email_at: &'static [&'static str],
     email_dot: &'static [&'static str],
+    /// Words for "_" and "-" inside a spoken address ("john underscore smith").
+    email_join: &'static [&'static str],
 }
 
 /// Keywords understood in every language: agents say "CVV" and "PIN" in any of them.
@@ -533,8 +547,17 @@ const ENGLISH_WORDS: ContextWords = ContextWords {
         "contact*",
         "landline*",
     ],
+    phone_call: &[
+        "call me",
+        "call you",
+        "reach me",
+        "reach you",
+        "ring me",
+        "text me",
+    ],
     email_at: &["at"],
     email_dot: &["dot"],
+    email_join: &["underscore", "dash", "hyphen"],
 };
 
 const SPANISH_WORDS: ContextWords = ContextWords {
@@ -572,8 +595,16 @@ const SPANISH_WORDS: ContextWords = ContextWords {
         "que",
     ],
     phone: &["telefono*", "numero*", "movil*", "celular*", "contacto*"],
+    phone_call: &[
+        "llamame*",
+        "llameme*",
+        "llamenme*",
+        "marcame*",
+        "localizarme",
+    ],
     email_at: &["arroba"],
     email_dot: &["punto"],
+    email_join: &["guion bajo", "barra baja", "guion"],
 };
 
 const RUSSIAN_WORDS: ContextWords = ContextWords {
@@ -605,8 +636,16 @@ const RUSSIAN_WORDS: ContextWords = ContextWords {
         "что",
     ],
     phone: &["телефон*", "номер*", "мобильн*", "сотов*", "контакт*"],
+    phone_call: &[
+        "позвоните*",
+        "позвони мне",
+        "перезвоните*",
+        "перезвони мне",
+        "звоните мне",
+    ],
     email_at: &["собака", "собачка"],
     email_dot: &["точка"],
+    email_join: &["нижнее подчёркивание", "подчёркивание", "дефис", "тире"],
 };
 
 const POLISH_WORDS: ContextWords = ContextWords {
@@ -636,8 +675,10 @@ const POLISH_WORDS: ContextWords = ContextWords {
         "takie",
     ],
     phone: &["telefon*", "numer*", "komork*", "kontakt*"],
+    phone_call: &["zadzwon*", "oddzwon*"],
     email_at: &["malpa", "malpka"],
     email_dot: &["kropka"],
+    email_join: &["podkreślenie", "podkreślnik", "podłoga", "myślnik"],
 };
 
 const CHINESE_WORDS: ContextWords = ContextWords {
@@ -655,8 +696,11 @@ const CHINESE_WORDS: ContextWords = ContextWords {
     copulas_after: &[],
     not_passwords: &["不", "错", "对"],
     phone: &["电话", "号码", "手机", "联系"],
-    email_at: &[],
-    email_dot: &[],
+    phone_call: &["打给我", "回电", "致电"],
+    // "zhangsan艾特qq点com": 点 is a common word, but a domain must follow it.
+    email_at: &["艾特", "at"],
+    email_dot: &["点", "dot"],
+    email_join: &["下划线", "横杠", "underscore"],
 };
 
 const PERSIAN_WORDS: ContextWords = ContextWords {
@@ -674,8 +718,10 @@ const PERSIAN_WORDS: ContextWords = ContextWords {
     copulas_after: &["است", "هست", "هستش", "اس"],
     not_passwords: &["نه", "اشتباه", "درست", "جدید"],
     phone: &["تلفن*", "شماره*", "موبایل*", "همراه*", "تماس*"],
+    phone_call: &["زنگ بزن*"],
     email_at: &["ات", "اَت"],
     email_dot: &["دات", "نقطه"],
+    email_join: &["آندرلاین", "زیرخط", "خط تیره"],
 };
 
 const NO_WORDS: ContextWords = ContextWords {
@@ -685,8 +731,10 @@ const NO_WORDS: ContextWords = ContextWords {
     copulas_after: &[],
     not_passwords: &[],
     phone: &[],
+    phone_call: &[],
     email_at: &[],
     email_dot: &[],
+    email_join: &[],
 };
 
 fn context_words(language: Language) -> &'static ContextWords {
@@ -784,7 +832,7 @@ fn find_in_pieces(text: &str, language: Language, pieces: &[Piece]) -> Vec<PiiSp
 
     let normalized = normalize::normalize_text(text, language);
     let tokens = &normalized.tokens;
-    find_spoken_emails(text, tokens, words, &mut spans);
+    find_spoken_emails(text, tokens, keywords, &mut spans);
 
     let secret_keywords = keyword_positions(tokens, &keywords.secret);
     let phone_keywords = keyword_positions(tokens, &keywords.phone);
@@ -824,8 +872,14 @@ struct CompiledKeywords {
     secret: Vec<Vec<Token>>,
     password: Vec<Vec<Token>>,
     phone: Vec<Vec<Token>>,
+    /// The phone keywords that ask for a number (not "call me").
+    phone_asked: Vec<Vec<Token>>,
     /// The phone keywords that name nothing but a phone ("phone", not "number").
     phone_only: Vec<Vec<Token>>,
+    /// Spoken e-mail words: "at", "dot", and "dot" or "underscore" inside the local part.
+    email_at: Vec<Vec<Token>>,
+    email_dot: Vec<Vec<Token>>,
+    email_local_join: Vec<Vec<Token>>,
 }
 
 fn compiled_keywords(language: Language) -> &'static CompiledKeywords {
@@ -852,10 +906,14 @@ fn compiled_keywords(language: Language) -> &'static CompiledKeywords {
             let compiled = CompiledKeywords {
                 secret: compile(&mut COMMON_SECRET.iter().chain(words.secret)),
                 password: compile(&mut words.password.iter()),
-                phone: compile(&mut words.phone.iter()),
+                phone: compile(&mut words.phone.iter().chain(words.phone_call)),
+                phone_asked: compile(&mut words.phone.iter()),
                 phone_only: compile(&mut words.phone.iter().filter(|phrase| {
                     !GENERIC_NUMBER_WORDS.contains(&phrase.trim_end_matches('*'))
                 })),
+                email_at: compile(&mut words.email_at.iter()),
+                email_dot: compile(&mut words.email_dot.iter()),
+                email_local_join: compile(&mut words.email_dot.iter().chain(words.email_join)),
             };
             (language, compiled)
         })
@@ -970,6 +1028,7 @@ fn is_number_separator(character: char) -> bool {
 
 fn digit_runs(text: &str, tokens: &[Token], language: Language, taken: &SpanSet) -> Vec<DigitRun> {
     let token_texts: Vec<&str> = tokens.iter().map(|token| token.text.as_str()).collect();
+    let reader = spoken::Reader::new(&token_texts, language);
     let mut runs = Vec::new();
     let mut current = DigitRun::default();
     let mut previous_end: Option<usize> = None;
@@ -994,7 +1053,7 @@ fn digit_runs(text: &str, tokens: &[Token], language: Language, taken: &SpanSet)
                         });
                     }
                 }
-            } else if let Some(number) = spoken::parse(&token_texts[index..], language) {
+            } else if let Some(number) = reader.parse(index) {
                 consumed = number.n_tokens.max(1);
                 let last = &tokens[(index + consumed - 1).min(tokens.len() - 1)];
                 let byte_range = token.byte_range.start..last.byte_range.end;
@@ -1043,25 +1102,29 @@ fn digit_runs(text: &str, tokens: &[Token], language: Language, taken: &SpanSet)
         .collect()
 }
 
-/// Weak digits ("for", "to", "نه") count only next to a strong digit; the others split the run.
+/// Weak digits ("for", "to", "نه") count only next to a strong digit, or in a chain of weak
+/// digits with strong digits on both sides ("چهار یک نه نه نه نه دو دو", 4199 9922); the others
+/// split the run.
 fn drop_lonely_weak_digits(run: DigitRun) -> Vec<DigitRun> {
     let groups: Vec<usize> = {
         let mut groups: Vec<usize> = run.items.iter().map(|item| item.group).collect();
         groups.dedup();
         groups
     };
-    let strong_group = |group: usize| {
-        run.items
-            .iter()
-            .any(|item| item.group == group && item.strong)
-    };
+    let strong: Vec<bool> = groups
+        .iter()
+        .map(|&group| {
+            run.items
+                .iter()
+                .any(|item| item.group == group && item.strong)
+        })
+        .collect();
     let keep = |position: usize| {
-        let group = groups[position];
-        strong_group(group)
-            || (position > 0 && strong_group(groups[position - 1]))
-            || groups
-                .get(position + 1)
-                .is_some_and(|&next| strong_group(next))
+        strong[position]
+            || (position > 0 && strong[position - 1])
+            || strong.get(position + 1) == Some(&true)
+            // Inside a chain of weak digits with strong ones on both sides.
+            || (strong[..position].contains(&true) && strong[position..].contains(&true))
     };
     let mut pieces = Vec::new();
     let mut current = DigitRun {
@@ -1540,29 +1603,101 @@ fn find_word_passwords(
     }
 }
 
-/// "john dot smith at gmail dot com", "juan punto perez arroba gmail punto com".
-fn find_spoken_emails(text: &str, tokens: &[Token], words: &ContextWords, spans: &mut SpanSet) {
+/// Whether the words of `phrase` lie at `tokens[position..]`.
+fn phrase_at(tokens: &[Token], position: usize, phrase: &[Token]) -> bool {
+    !phrase.is_empty()
+        && phrase.iter().enumerate().all(|(offset, wanted)| {
+            tokens
+                .get(position + offset)
+                .is_some_and(|token| token.text == wanted.text)
+        })
+}
+
+/// Where a phrase starting at `tokens[position]` ends (the longest one).
+fn phrase_end_at(tokens: &[Token], position: usize, phrases: &[Vec<Token>]) -> Option<usize> {
+    phrases
+        .iter()
+        .filter(|phrase| phrase_at(tokens, position, phrase))
+        .map(|phrase| position + phrase.len())
+        .max()
+}
+
+/// Where a phrase ending right before `tokens[end]` starts (the longest one).
+fn phrase_start_before(tokens: &[Token], end: usize, phrases: &[Vec<Token>]) -> Option<usize> {
+    phrases
+        .iter()
+        .filter(|phrase| phrase.len() <= end && phrase_at(tokens, end - phrase.len(), phrase))
+        .map(|phrase| end - phrase.len())
+        .min()
+}
+
+/// Most tokens of one spelled or hyphenated part of a spoken address ("J-O-H-N").
+const EMAIL_PART_MAX_TOKENS: usize = 40;
+
+/// "john dot smith at gmail dot com", "juan punto perez arroba gmail punto com",
+/// "J-O-H-N dot S-M-I-T-H at gmail dot com", "john underscore smith at …", "zhangsan艾特qq点com".
+fn find_spoken_emails(
+    text: &str,
+    tokens: &[Token],
+    keywords: &CompiledKeywords,
+    spans: &mut SpanSet,
+) {
+    let gap = |left: usize, right: usize| {
+        text.get(tokens[left].byte_range.end..tokens[right].byte_range.start)
+            .unwrap_or_default()
+    };
+    // "gmail.com", "gmail. com": a written dot in the domain.
     let is_dot_between = |left: usize, right: usize| {
-        let gap = text
-            .get(tokens[left].byte_range.end..tokens[right].byte_range.start)
-            .unwrap_or_default();
+        let gap = gap(left, right);
         gap.contains('.') || gap.contains('_')
     };
-    for (at_index, token) in tokens.iter().enumerate() {
-        if !words.email_at.contains(&token.text.as_str()) || at_index == 0 {
-            continue;
+    // "john.smith", "john_smith": written punctuation inside one written word (not the end of
+    // the sentence before: "Thanks. john at …").
+    let is_joined_between = |left: usize, right: usize| {
+        let gap = gap(left, right);
+        !gap.is_empty()
+            && gap
+                .chars()
+                .all(|character| matches!(character, '.' | '_' | '-'))
+            && gap.chars().any(|character| matches!(character, '.' | '_'))
+    };
+    // Where the part of the address that ends at `tokens[last]` starts: a word, a word
+    // written with hyphens ("mary-jane"), or letters spelled one by one ("J-O-H-N", "j o h n").
+    let part_start = |last: usize| -> Option<usize> {
+        if tokens[last].is_cjk {
+            return None;
         }
+        let mut start = last;
+        while start > 0 && last - start < EMAIL_PART_MAX_TOKENS && !tokens[start - 1].is_cjk {
+            let gap = gap(start - 1, start);
+            let single = |index: usize| tokens[index].text.chars().count() == 1;
+            let hyphenated = !gap.is_empty() && gap.chars().all(|character| character == '-');
+            let spelled = single(start - 1)
+                && single(start)
+                && !gap.is_empty()
+                && gap
+                    .chars()
+                    .all(|character| character == ' ' || character == '-');
+            if !(hyphenated || spelled) {
+                break;
+            }
+            start -= 1;
+        }
+        Some(start)
+    };
+    for at_index in 1..tokens.len() {
+        let Some(at_end) = phrase_end_at(tokens, at_index, &keywords.email_at) else {
+            continue;
+        };
         // Domain: word (dot word)+ ending with a known top-level domain.
-        let mut position = at_index + 1;
+        let mut position = at_end;
         let mut domain_end = None;
-        if position < tokens.len() {
+        if position < tokens.len() && !tokens[position].is_cjk {
             let mut last_word = position;
             position += 1;
             loop {
-                if position < tokens.len()
-                    && words.email_dot.contains(&tokens[position].text.as_str())
-                {
-                    position += 1;
+                if let Some(end) = phrase_end_at(tokens, position, &keywords.email_dot) {
+                    position = end;
                 } else if position < tokens.len() && is_dot_between(last_word, position) {
                     // "gmail.com" split by the tokenizer.
                 } else {
@@ -1571,6 +1706,9 @@ fn find_spoken_emails(text: &str, tokens: &[Token], words: &ContextWords, spans:
                 let Some(part) = tokens.get(position) else {
                     break;
                 };
+                if part.is_cjk {
+                    break;
+                }
                 last_word = position;
                 if SPOKEN_EMAIL_DOMAINS.contains(&part.text.as_str()) {
                     domain_end = Some(position);
@@ -1581,18 +1719,25 @@ fn find_spoken_emails(text: &str, tokens: &[Token], words: &ContextWords, spans:
         let Some(domain_end) = domain_end else {
             continue;
         };
-        // Local part: up to four words joined by "dot" or written dots.
-        let mut start = at_index - 1;
+        // Local part: up to four parts joined by "dot", "underscore" or written dots.
+        let Some(mut start) = part_start(at_index - 1) else {
+            continue;
+        };
         let mut n_parts = 1;
-        while start >= 2
-            && n_parts < 4
-            && words.email_dot.contains(&tokens[start - 1].text.as_str())
-        {
-            start -= 2;
-            n_parts += 1;
-        }
-        while start >= 1 && n_parts < 4 && is_dot_between(start - 1, start) {
-            start -= 1;
+        while n_parts < 4 && start > 0 {
+            let joiner_start = if is_joined_between(start - 1, start) {
+                start
+            } else if let Some(joiner) =
+                phrase_start_before(tokens, start, &keywords.email_local_join)
+            {
+                joiner
+            } else {
+                break;
+            };
+            let Some(part) = joiner_start.checked_sub(1).and_then(&part_start) else {
+                break;
+            };
+            start = part;
             n_parts += 1;
         }
         spans.add(
@@ -2266,5 +2411,282 @@ mod tests {
             assert!(text.get(span.byte_range.clone()).is_some());
             assert_eq!(span.kind, PiiKind::Phone);
         }
+    }
+
+    /// A customer reads a card or phone in another language than the call's.
+    #[test]
+    fn digit_words_of_another_language_in_a_run() {
+        let cases = [
+            (
+                "en",
+                "cuatro uno uno uno uno uno uno uno uno uno uno uno uno uno uno uno",
+                "[CARD]",
+            ),
+            (
+                "en",
+                "my card is четыре один один один, один один один один, один один один один, один один один один",
+                "my card is [CARD]",
+            ),
+            (
+                "en",
+                "cztery jeden jeden jeden jeden jeden jeden jeden jeden jeden jeden jeden jeden jeden jeden jeden",
+                "[CARD]",
+            ),
+            (
+                "en",
+                "چهار یک نه نه نه نه دو دو دو دو سه سه سه سه یک یک",
+                "[CARD]",
+            ),
+            (
+                "ru",
+                "номер карты cuatro uno uno uno uno uno uno uno uno uno uno uno uno uno uno uno",
+                "номер карты [CARD]",
+            ),
+            (
+                "es",
+                "mi tarjeta es четыре один один один один один один один один один один один один один один один",
+                "mi tarjeta es [CARD]",
+            ),
+            (
+                "zh",
+                "我的卡号是cuatro uno uno uno uno uno uno uno uno uno uno uno uno uno uno uno",
+                "我的卡号是[CARD]",
+            ),
+            (
+                "pl",
+                "numer karty چهار یک یک یک یک یک یک یک یک یک یک یک یک یک یک یک",
+                "numer karty [CARD]",
+            ),
+            ("en", "my pin is cuatro tres dos uno", "my pin is [SECRET]"),
+            (
+                "en",
+                "mi número es seis uno dos, tres cuatro cinco, seis siete ocho",
+                "mi número es [PHONE]",
+            ),
+            (
+                "en",
+                "мой телефон восемь девять один шесть один два три четыре пять шесть семь",
+                "мой телефон [PHONE]",
+            ),
+            (
+                "en",
+                "мой телефон восемь девятьсот шестнадцать сто двадцать три сорок пять шестьдесят семь",
+                "мой телефон [PHONE]",
+            ),
+            (
+                "en",
+                "mi tarjeta cuarenta y uno, once, once, once, once, once, once, once",
+                "mi tarjeta [CARD]",
+            ),
+            (
+                "en",
+                "mi tarjeta es cuatro mil ciento once, mil ciento once, mil ciento once, mil ciento once",
+                "mi tarjeta es [CARD]",
+            ),
+            (
+                "ru",
+                "numer karty czterdzieści jeden jedenaście jedenaście jedenaście jedenaście jedenaście jedenaście jedenaście",
+                "numer karty [CARD]",
+            ),
+        ];
+        for (language, text, expected) in cases {
+            assert_eq!(redact(text, language), expected, "{language}: {text}");
+        }
+        // Ordinary sentences with a few number words, on a call of every language.
+        let sentences = [
+            "Tengo dos o tres preguntas sobre mi cuenta, y seis meses esperando.",
+            "Mi hermano tiene seis hijos, dos perros y tres gatos.",
+            "Я жду уже три дня, мне два раза обещали перезвонить, один раз даже сто рублей вернули.",
+            "Два или три раза звонил, ноль реакции.",
+            "Dzwoniłem dwa razy, sto razy mówiłem, raz dwa i po sprawie.",
+            "Mam dwa koty i trzy psy, sto lat!",
+            "سه روز است که منتظرم، نه؟ دو بار زنگ زدم.",
+            "uno dos tres, probando",
+            "I waited two hours, then three more, for one answer.",
+            "Llamé once veces, mil gracias por nada, cien por cien seguro.",
+            "Sto lat, sto lat, niech żyje nam!",
+            "Tengo treinta y dos años, dos hijos, y llevo cien días esperando; mil veces he llamado.",
+            "Мне сорок пять лет, я звонил три раза, сто раз объяснял, два дня ждал.",
+            "Mam czterdzieści lat, dwa razy dzwoniłem, sto razy tłumaczyłem, trzy dni czekałem.",
+            "من سی و پنج سال دارم، سه بار زنگ زدم، دو روز منتظر ماندم.",
+        ];
+        for language in ["en", "es", "ru", "pl", "fa", "zh", "xx"] {
+            for text in sentences {
+                assert_eq!(redact(text, language), text, "{language}: {text}");
+            }
+        }
+    }
+
+    #[test]
+    fn thousands_in_words_make_groups_of_four() {
+        let cases = [
+            (
+                "es",
+                "mi tarjeta es cuatro mil ciento once, mil ciento once, mil ciento once, mil ciento once",
+                "mi tarjeta es [CARD]",
+            ),
+            (
+                "ru",
+                "номер карты четыре тысячи сто одиннадцать, одна тысяча сто одиннадцать, одна тысяча сто одиннадцать, одна тысяча сто одиннадцать",
+                "номер карты [CARD]",
+            ),
+            (
+                "pl",
+                "numer karty cztery tysiące sto jedenaście, tysiąc sto jedenaście, tysiąc sto jedenaście, tysiąc sto jedenaście",
+                "numer karty [CARD]",
+            ),
+            (
+                "en",
+                "four thousand one hundred eleven, one thousand one hundred eleven, one thousand one hundred eleven, one thousand one hundred eleven",
+                "[CARD]",
+            ),
+            (
+                "fa",
+                "شماره کارتم چهار هزار و صد و یازده، هزار و صد و یازده، هزار و صد و یازده، هزار و صد و یازده است",
+                "شماره کارتم [CARD] است",
+            ),
+            (
+                "zh",
+                "我的卡号是四千一百一十一，一千一百一十一，一千一百一十一，一千一百一十一",
+                "我的卡号是[CARD]",
+            ),
+        ];
+        for (language, text, expected) in cases {
+            assert_eq!(redact(text, language), expected, "{language}: {text}");
+        }
+        for (language, text) in [
+            ("en", "It cost four thousand one hundred eleven dollars"),
+            ("es", "mil gracias, son dos mil pesos"),
+            ("ru", "на номер карты пришло сто тысяч"),
+            ("en", "my account number, I paid five hundred thousand"),
+            ("ru", "Я заплатил две тысячи триста рублей"),
+            ("pl", "Zapłaciłem tysiąc dwieście złotych"),
+            ("fa", "دو هزار و پانصد تومان پرداخت کردم"),
+            ("zh", "我付了两千五百块"),
+        ] {
+            assert_eq!(redact(text, language), text, "{language}: {text}");
+        }
+    }
+
+    #[test]
+    fn persian_nine_in_pairs_and_chains() {
+        let cases = [
+            (
+                "شماره کارتم چهار یک نه نه نه نه دو دو دو دو سه سه سه سه یک یک است",
+                "شماره کارتم [CARD] است",
+            ),
+            (
+                "شماره کارتم شصت و دو، هفتاد و نه، بیست و نه، سی و یک، چهل و دو، پنجاه و سه، شصت و چهار، هفتاد و پنج است",
+                "شماره کارتم [CARD] است",
+            ),
+            (
+                "شماره موبایلم صفر نه دوازده سیصد و چهل و پنج شصت و هفت هشتاد و نه",
+                "شماره موبایلم [PHONE]",
+            ),
+            ("بیست و نه سال دارم", "بیست و نه سال دارم"),
+            ("نه، ممنون. نه نه نه!", "نه، ممنون. نه نه نه!"),
+            ("نه نه نه نه نه", "نه نه نه نه نه"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(redact(text, "fa"), expected, "{text}");
+        }
+        // Russian "раз" counting off a PIN.
+        assert_eq!(
+            redact("пин-код: раз два три четыре", "ru"),
+            "пин-код: [SECRET]"
+        );
+        assert_eq!(
+            redact("ещё раз спасибо, пин-код не помню", "ru"),
+            "ещё раз спасибо, пин-код не помню"
+        );
+    }
+
+    #[test]
+    fn spoken_emails_with_spelled_and_joined_local_parts() {
+        let cases = [
+            ("en", "J-O-H-N dot S-M-I-T-H at gmail dot com", "[EMAIL]"),
+            ("en", "john underscore smith at gmail dot com", "[EMAIL]"),
+            ("en", "it's j o h n at gmail dot com", "it's [EMAIL]"),
+            ("en", "mary-jane dash 42 at yahoo dot co dot uk", "[EMAIL]"),
+            ("en", "Thanks. John at gmail dot com", "Thanks. [EMAIL]"),
+            (
+                "es",
+                "es juan guion bajo perez arroba gmail punto com",
+                "es [EMAIL]",
+            ),
+            (
+                "ru",
+                "почта иван нижнее подчёркивание петров собака mail точка ru",
+                "почта [EMAIL]",
+            ),
+            (
+                "pl",
+                "mail jan podkreślenie kowalski małpa onet kropka pl",
+                "mail [EMAIL]",
+            ),
+            ("zh", "我的邮箱是zhangsan艾特qq点com", "我的邮箱是[EMAIL]"),
+            (
+                "zh",
+                "我的邮箱是zhang下划线san艾特qq点com，谢谢",
+                "我的邮箱是[EMAIL]，谢谢",
+            ),
+        ];
+        for (language, text, expected) in cases {
+            assert_eq!(redact(text, language), expected, "{language}: {text}");
+        }
+        for (language, text) in [
+            ("zh", "我一点都不知道，你在哪里点的餐？"),
+            ("zh", "我艾特你了，你看一下"),
+            ("en", "I'll see you at five, dash over there"),
+            ("en", "the underscore at the end of the line"),
+        ] {
+            assert_eq!(redact(text, language), text, "{language}: {text}");
+        }
+    }
+
+    #[test]
+    fn call_me_at_is_phone_context() {
+        let cases = [
+            ("en", "call me at 555-1234", "call me at [PHONE]"),
+            ("en", "call me at 123-4567", "call me at [PHONE]"),
+            (
+                "en",
+                "you can reach me on 555 1234 after five",
+                "you can reach me on [PHONE] after five",
+            ),
+            ("es", "llámame al 612 34 56", "llámame al [PHONE]"),
+            (
+                "ru",
+                "позвоните мне по 123-45-67",
+                "позвоните мне по [PHONE]",
+            ),
+            (
+                "pl",
+                "zadzwoń do mnie 600 700 80",
+                "zadzwoń do mnie [PHONE]",
+            ),
+        ];
+        for (language, text, expected) in cases {
+            assert_eq!(redact(text, language), expected, "{language}: {text}");
+        }
+        for (language, text) in [
+            ("en", "call me at 10:30 tomorrow"),
+            ("en", "call me back in 20 minutes"),
+            ("en", "I called 3 times about order 1234567"),
+            ("es", "llámame a las 5"),
+        ] {
+            assert_eq!(redact(text, language), text, "{language}: {text}");
+        }
+        // Asking to be called is no question for a number: the PIN asked before stays a secret.
+        let transcript = call(&[
+            (
+                Speaker::Agent,
+                0,
+                3000,
+                "What's your PIN? I'll call you back if it fails.",
+            ),
+            (Speaker::Customer, 3100, 4000, "4321."),
+        ]);
+        assert_eq!(redact_transcript(&transcript, "en")[1], "[SECRET].");
     }
 }
