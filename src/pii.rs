@@ -226,11 +226,17 @@ pub fn find_in_transcript(transcript: &CallTranscript, language: &str) -> Vec<Ve
         .collect();
     // What the other side asked last, shortly before each utterance. The asker's own numbers
     // are not the answer ("What is your PIN?" … "your case number is 48213" from the same
-    // agent is no secret, and would fail the agent for reading one out). On a mono call the
-    // speakers are not told apart, and any question counts.
+    // agent is no secret, and would fail the agent for reading one out). Nor are the agent's
+    // numbers an answer to the customer: "Can I reset my password?" … "your reference is
+    // 58213" is no secret read out; an agent who does read one out names it ("your PIN is
+    // 4321"), which the agent's own words show. On a mono call the speakers are not told
+    // apart, and any question counts (speaker-scoped rules are not scored there).
     let asked: Vec<Option<PiiKind>> = (0..segments.len())
         .map(|index| {
             let segment = &segments[index];
+            if segment.speaker == Speaker::Agent {
+                return None;
+            }
             order
                 .iter()
                 .rev()
@@ -318,6 +324,14 @@ pub fn find_in_transcript(transcript: &CallTranscript, language: &str) -> Vec<Ve
 /// What a text asks for or names last: a secret ("the three digit code on the back", "PIN")
 /// or a phone number ("a good callback number").
 fn asked_for(text: &str, language: Language) -> Option<PiiKind> {
+    // A request, not a mention: a question, or a request phrase ("please confirm your PIN").
+    // "I forgot my PIN." asks for nothing.
+    let folded = text.to_lowercase();
+    let is_request =
+        text.contains(['?', '？', '؟']) || REQUEST_CUES.iter().any(|cue| folded.contains(cue));
+    if !is_request {
+        return None;
+    }
     let keywords = compiled_keywords(language);
     let tokens = normalize::normalize_text(text, language).tokens;
     let last = |phrases: &[Vec<Token>]| {
@@ -1376,6 +1390,8 @@ impl Classifier<'_> {
 /// Words a caller puts between the groups of a number they read ("4111 1111, sorry, 1111
 /// 1111"), in every language; compared in normalised form.
 const FILLERS: &[&str] = &[
+    // Hesitations and apologies only: words that also join amounts, years or dates ("1200
+    // and 1500 and 1800 and 2100 euros", "in 2019 and 2021") would make cards of them.
     "uh",
     "um",
     "er",
@@ -1386,58 +1402,71 @@ const FILLERS: &[&str] = &[
     "mm",
     "mhm",
     "sorry",
-    "so",
     "okay",
     "ok",
-    "yes",
-    "yeah",
-    "and",
-    "then",
     "wait",
-    "next",
-    "right",
     "este",
     "perdon",
-    "bueno",
-    "vale",
-    "si",
-    "y",
-    "luego",
-    "pues",
     "espere",
     "так",
     "э",
     "ээ",
     "ну",
-    "да",
-    "и",
-    "дальше",
-    "значит",
     "извините",
     "eee",
     "yyy",
-    "tak",
-    "i",
-    "dalej",
     "przepraszam",
     "خب",
-    "بله",
-    "و",
     "ببخشید",
     "呃",
     "嗯",
-    "然",
-    "后",
-    "对",
+];
+
+/// Words that make an utterance a request when it has no question mark, in every language
+/// (lower-case, compared as substrings).
+const REQUEST_CUES: &[&str] = &[
+    "please",
+    "tell me",
+    "give me",
+    "read me",
+    "read out",
+    "confirm",
+    "i need your",
+    "i'll need your",
+    "por favor",
+    "dígame",
+    "digame",
+    "necesito su",
+    "confirme",
+    "пожалуйста",
+    "назовите",
+    "скажите",
+    "продиктуйте",
+    "подтвердите",
+    "proszę",
+    "prosze",
+    "podać",
+    "podac",
+    "poda pan",
+    "poda pani",
+    "لطفا",
+    "لطفاً",
+    "بفرمایید",
+    "بگویید",
+    "请",
+    "告诉我",
+    "提供",
 ];
 
 /// Most words a card read-out may hold between two groups.
 const BRIDGE_MAX_WORDS: usize = 3;
 
 /// Joins runs that a few words split ("4111 1111, sorry, 1111 1111", "… так, один один …")
-/// into one card run, when together they make a card: 13–19 digits that pass Luhn, or that
-/// come in groups of four with only fillers between them. Neither side may hold a card of its
-/// own, and no keyword or question may lie between them.
+/// into one card run, when together they make a card: 13–19 digits that pass Luhn or come in
+/// groups of four, with only hesitation words ([`FILLERS`]) between runs of four digits or
+/// more. Neither side may hold a card of its own, and no keyword or question may lie between
+/// them. Amounts, years and dates joined by ordinary words ("1200 and 1500 and 1800 and
+/// 2100", "990.00 on 21/11/2026") are never bridged: a card read-out is a critical finding.
 fn bridge_runs(
     text: &str,
     tokens: &[Token],
@@ -1479,12 +1508,12 @@ fn bridge_runs(
     let mut index = 0;
     while index < runs.len() {
         let mut best: Option<usize> = None;
-        if !has_card[index] {
+        if !has_card[index] && runs[index].items.len() >= 4 {
             let mut total = runs[index].items.len();
             let mut only_fillers = true;
             let mut groups_of_four = total.is_multiple_of(4);
             let mut end = index + 1;
-            while end < runs.len() && !has_card[end] {
+            while end < runs.len() && !has_card[end] && runs[end].items.len() >= 4 {
                 let Some(words) = gap_words(&runs[end - 1], &runs[end]) else {
                     break;
                 };
@@ -1493,6 +1522,9 @@ fn bridge_runs(
                     break;
                 }
                 only_fillers &= words.iter().all(|&word| is_filler(word));
+                if !only_fillers {
+                    break;
+                }
                 groups_of_four &= runs[end].items.len().is_multiple_of(4);
                 if total >= 13 {
                     let digits: String = runs[index..=end]
@@ -1919,6 +1951,34 @@ mod tests {
                 "Fine, your case number is 48213.",
             ]
         );
+        // A customer's mention or question is no request for the agent to read a secret out.
+        let transcript = call(&[
+            (Speaker::Customer, 0, 2000, "I forgot my PIN."),
+            (Speaker::Agent, 2100, 4000, "Your reference is 58213."),
+            (
+                Speaker::Customer,
+                4100,
+                6000,
+                "Can I reset my password online?",
+            ),
+            (Speaker::Agent, 6100, 8000, "Yes, the fee is 1500 pesos."),
+        ]);
+        assert_eq!(
+            redact_transcript(&transcript, "en"),
+            vec![
+                "I forgot my PIN.",
+                "Your reference is 58213.",
+                "Can I reset my password online?",
+                "Yes, the fee is 1500 pesos.",
+            ]
+        );
+        // Amounts and years joined by ordinary words are no card.
+        for text in [
+            "Your last payments were 1200 and 1500 and 1800 and 2100 euros.",
+            "We changed the tariff in 2019 and 2021 and 2023 and 2025.",
+        ] {
+            assert_eq!(redact(text, "en"), text);
+        }
         // A backchannel of the other side ("Oh, okay.") does not split a card read in halves.
         let transcript = call(&[
             (Speaker::Customer, 0, 2000, "My card is 4111 1111"),
