@@ -53,11 +53,14 @@ impl Shard {
     }
 
     /// Whether a call belongs to this shard. Uses a stable hash of the call id (not Rust's
-    /// randomised hasher), so every machine splits a batch the same way.
+    /// randomised hasher), so every machine splits a batch the same way. The failure of a
+    /// file that clashed with a call's id (`id#path`: a duplicate or reused id) goes with
+    /// that call, to the shard that found it.
     pub fn contains(&self, call_id: &str) -> bool {
         if self.count == 1 {
             return true;
         }
+        let call_id = call_id.split_once('#').map_or(call_id, |(id, _)| id);
         let digest = crate::store::sha256_hex(call_id);
         let prefix = u64::from_str_radix(&digest[..16], 16).unwrap_or(0);
         prefix % u64::from(self.count) == u64::from(self.index)

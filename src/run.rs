@@ -225,8 +225,9 @@ fn remove_resolved_discovery_failures(
 /// scanned night after night (`/recordings/2026-11-20`, then `/recordings/2026-11-21`) gives
 /// `0001` both nights, and writing the second would silently replace the first night's call.
 /// Such a call fails, under an id of its own, naming the clash and the remedy; the dataset's
-/// call stays. The same path with other audio (a recording exported again) is the same call,
-/// and is processed again as usual.
+/// call stays. The same path with other audio (a recording exported again), a moved folder,
+/// a copy, or a call that failed before is the same call, and is processed again as usual
+/// (see [`holds_another_recording`]).
 fn refuse_reused_call_ids<'call>(
     store: &Store,
     calls: impl Iterator<Item = &'call CallSpec>,
@@ -240,9 +241,8 @@ fn refuse_reused_call_ids<'call>(
             Err(crate::store::StoreError::Damaged { .. }) => None,
             Err(error) => return Err(error),
         };
-        let stored_path = |path: &Path| path.to_string_lossy().into_owned();
         match earlier {
-            Some(earlier) if stored_path(&earlier.spec.path) != stored_path(&call.path) => {
+            Some(earlier) if holds_another_recording(&earlier, call) => {
                 reused.push(DiscoveryProblem {
                     call_id: format!("{}#{}", call.call_id, call.path.display()),
                     path: call.path.clone(),
@@ -264,6 +264,28 @@ fn refuse_reused_call_ids<'call>(
         }
     }
     Ok((kept, reused))
+}
+
+/// Whether the dataset's record of `call`'s id is of another recording that is still there:
+/// a call that was read (a failed one may be retried from a corrected path), from a path that
+/// is not this one once both are resolved (older datasets kept manifest paths as written),
+/// whose file still exists (a moved folder is the same calls) and holds other audio (a copy
+/// is the same call).
+fn holds_another_recording(earlier: &CallRecord, call: &CallSpec) -> bool {
+    if matches!(earlier.outcome, Outcome::Failed(_)) {
+        return false;
+    }
+    let Ok(earlier_path) = std::fs::canonicalize(&earlier.spec.path) else {
+        return false;
+    };
+    let path = std::fs::canonicalize(&call.path).unwrap_or_else(|_| call.path.clone());
+    if earlier_path == path {
+        return false;
+    }
+    match (&earlier.audio_sha256, crate::store::file_sha256(&call.path)) {
+        (Some(earlier_hash), Ok(hash)) => *earlier_hash != hash,
+        _ => true,
+    }
 }
 
 pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {

@@ -1190,6 +1190,19 @@ fn a_call_id_the_dataset_holds_for_another_recording_is_refused() {
         strings(&findings, "call_id").contains(&Some("0001".to_string())),
         "the insulting call now under 0001 has findings: {findings}"
     );
+    // The folder moved (an archive, another mount): the same calls, not a clash.
+    let moved = work.path().join("archive");
+    fs_err::rename(&night1, &moved).unwrap();
+    let output = run(&moved);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_text(&output));
+    let calls = read_table(&out, "calls");
+    let first = rows_where(&calls, "call_id", "0001");
+    assert!(
+        strings(&first, "path")[0]
+            .as_deref()
+            .unwrap()
+            .contains("archive")
+    );
 }
 
 /// A discovery failure is dated like the call it concerns, stays put across re-runs, and goes
