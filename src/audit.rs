@@ -1117,7 +1117,8 @@ fn sniff_delimiter(header_line: &str) -> u8 {
 /// into the `audits` table. All or nothing: one bad row and nothing is written. Re-importing
 /// a sheet replaces the rows of its sample.
 /// The items of sample `sample_id`, from its `sample.json` beside the sheet or in the
-/// dataset's `audit-samples` folder; `Ok(None)` for a sample drawn before items were listed.
+/// dataset's `audit-samples` folder; `Ok(None)` for a sample drawn before items were listed,
+/// or whose `sample.json` is not at hand.
 fn sample_items(
     out: &Path,
     sheet: &Path,
@@ -1147,11 +1148,9 @@ fn sample_items(
             }));
         }
     }
-    Err(format!(
-        "sample {sample_id} was not drawn from this dataset: no sample.json for it beside the \
-         sheet or in {}; is --out the dataset it was drawn from?",
-        out.join("audit-samples").display()
-    ))
+    // A sheet sent back on its own (by e-mail, from a sample drawn into another folder): its
+    // rows are checked against the dataset only, as a sample drawn before items were listed.
+    Ok(None)
 }
 
 pub fn import_sheet(out: &Path, sheet: &Path) -> Result<ImportSummary, AuditError> {

@@ -358,8 +358,8 @@ pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
 }
 
 /// [`parse_timestamp`] where a time without an offset (as recorders often export them) is the
-/// local time of `timezone`. A local time that a daylight-saving change skipped is taken as
-/// the moment after the gap; one it repeated, as the first of the two.
+/// local time of `timezone`. A local time that a daylight-saving change skipped is read with
+/// the offset before the change; one it repeated, as the first of the two.
 pub fn parse_timestamp_in(text: &str, timezone: chrono_tz::Tz) -> Result<DateTime<Utc>, String> {
     let text = text.trim();
     if let Ok(with_offset) = DateTime::parse_from_rfc3339(text) {
@@ -379,14 +379,17 @@ pub fn parse_timestamp_in(text: &str, timezone: chrono_tz::Tz) -> Result<DateTim
         match timezone.from_local_datetime(&naive) {
             LocalResult::Single(time) | LocalResult::Ambiguous(time, _) => time.with_timezone(&Utc),
             LocalResult::None => {
-                // In a spring-forward gap (at most two hours anywhere): the first moment after.
-                (1..=8)
-                    .map(|steps| naive + chrono::Duration::minutes(15 * steps))
-                    .find_map(|later| timezone.from_local_datetime(&later).earliest())
-                    .map_or_else(
-                        || Utc.from_utc_datetime(&naive),
-                        |time| time.with_timezone(&Utc),
-                    )
+                // In a spring-forward gap: read with the offset in force before the change, as
+                // a clock not yet moved forward shows it (RFC 5545's rule): 02:37 in a
+                // 02:00 → 03:00 gap is 03:37 of the new time.
+                let before = naive - chrono::Duration::hours(3);
+                match timezone.from_local_datetime(&before).earliest() {
+                    Some(time) => {
+                        let offset = chrono::Offset::fix(time.offset());
+                        Utc.from_utc_datetime(&(naive - offset))
+                    }
+                    None => Utc.from_utc_datetime(&naive),
+                }
             }
         }
     };
@@ -814,8 +817,9 @@ b.wav,PL
         assert_eq!(utc("20261120"), "2026-11-20T05:00:00+00:00");
         // An offset given wins over the site's zone.
         assert_eq!(utc("2026-11-20T22:30:00Z"), "2026-11-20T22:30:00+00:00");
-        // 02:30 did not exist on 2026-03-08 (clocks went 02:00 → 03:00): the moment after.
-        assert_eq!(utc("2026-03-08T02:30:00"), "2026-03-08T07:00:00+00:00");
+        // 02:30 did not exist on 2026-03-08 (clocks went 02:00 → 03:00): read with the
+        // offset before the change (−5 h), which is 03:30 of the new time.
+        assert_eq!(utc("2026-03-08T02:30:00"), "2026-03-08T07:30:00+00:00");
         // 01:30 happened twice on 2026-11-01: the first time (still daylight time, −4 h).
         assert_eq!(utc("2026-11-01T01:30:00"), "2026-11-01T05:30:00+00:00");
     }

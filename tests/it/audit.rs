@@ -658,25 +658,34 @@ fn audit_verdicts_import_into_the_dataset_and_reimport_replaces_them() {
     );
     rows[1].insert("rule_id".to_string(), drawn_rule);
     write_sheet(&sheet_path, &rows, b',');
-    // The right sheet into another dataset: refused, the sample was not drawn from it.
+    // A sheet sent back on its own (no sample.json at hand, here a dataset without the
+    // sample's folder): its rows are checked against the dataset's calls. A call the dataset
+    // does not hold (the wrong --out) is refused and named; the sheet as it was imports.
     let elsewhere = folder.path().join("elsewhere");
     copy_dataset(&run.out, &elsewhere);
     let moved = folder.path().join("sheet.csv");
-    std::fs::copy(&sheet_path, &moved).unwrap();
-    let output = callqa(&[
-        "audit",
-        "import",
-        moved.to_str().unwrap(),
-        "--out",
-        elsewhere.to_str().unwrap(),
-    ]);
-    assert_eq!(output.status.code(), Some(1), "{}", stderr_of(&output));
+    let mut edited = rows.clone();
+    edited[0].insert("call_id".to_string(), "no_such_call".to_string());
+    write_sheet(&moved, &edited, b',');
+    let import_moved = |expect: i32| {
+        let output = callqa(&[
+            "audit",
+            "import",
+            moved.to_str().unwrap(),
+            "--out",
+            elsewhere.to_str().unwrap(),
+        ]);
+        assert_eq!(output.status.code(), Some(expect), "{}", stderr_of(&output));
+        output
+    };
+    let output = import_moved(1);
     assert!(
-        stderr_of(&output).contains("was not drawn from this dataset"),
+        stderr_of(&output).contains("line 2: call no_such_call is not in the dataset"),
         "{}",
         stderr_of(&output)
     );
-    assert_eq!(read_audits().1, pairs);
+    write_sheet(&moved, &rows, b',');
+    import_moved(0);
 
     // The report shows precision per audited rule.
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
