@@ -261,20 +261,46 @@ impl Store {
     }
 
     /// Takes the dataset's lock for one shard (`index` of `count`), held until the returned
-    /// file is dropped (or the process ends, however it ends: the kernel releases it). A second
+    /// value is dropped (or the process ends, however it ends: the kernel releases it). A second
     /// `run` or `rescore` of the same shard, such as a night's run overrunning into the next
     /// one's start, is refused at once instead of deleting the first one's temporary files and
-    /// interleaving its tables. Different shards of a sharded batch run side by side.
-    pub fn lock_shard(&self, index: u32, count: u32) -> Result<std::fs::File, StoreError> {
+    /// interleaving its tables; so is one that splits the batch differently from a process
+    /// running now (`run` beside `run --shard 0/2`), since each would rewrite the other's
+    /// parts. Different shards of one split run side by side.
+    pub fn lock_shard(&self, index: u32, count: u32) -> Result<ShardLock, StoreError> {
+        let open = |path: &Path| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(path)
+                .map_err(io_error(path))
+        };
+        // Every process of this split shares its file; a process of another split is seen by
+        // its file being held (a probe that gets it exclusively lets it go at once).
+        let split_path = self.root.join(format!("lock-split-{count}"));
+        let split = open(&split_path)?;
+        split.lock_shared().map_err(io_error(&split_path))?;
+        let entries = std::fs::read_dir(&self.root).map_err(io_error(&self.root))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with("lock-split-") || path == split_path {
+                continue;
+            }
+            match open(&path)?.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => return Err(StoreError::Busy { path }),
+                Err(std::fs::TryLockError::Error(error)) => return Err(io_error(&path)(error)),
+            }
+        }
         let path = self.root.join(format!("lock-shard-{index}-of-{count}"));
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io_error(&path))?;
-        match file.try_lock() {
-            Ok(()) => Ok(file),
+        let shard = open(&path)?;
+        match shard.try_lock() {
+            Ok(()) => Ok(ShardLock {
+                _split: split,
+                _shard: shard,
+            }),
             Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Busy { path }),
             Err(std::fs::TryLockError::Error(error)) => Err(io_error(&path)(error)),
         }
@@ -422,6 +448,13 @@ impl Store {
             .sort_by(|left, right| left.path.cmp(&right.path));
         Ok(stored)
     }
+}
+
+/// The locks of [`Store::lock_shard`], released when dropped.
+#[derive(Debug)]
+pub struct ShardLock {
+    _split: std::fs::File,
+    _shard: std::fs::File,
 }
 
 /// What [`Store::all_records`] found.

@@ -1372,12 +1372,22 @@ fn a_second_process_on_the_same_dataset_and_shard_is_refused() {
         !out.join("calls").exists(),
         "the refused run wrote no table"
     );
-    // Another shard of the same batch is not held up.
-    assert!(store.lock_shard(1, 2).is_ok());
+    // A process that splits the batch otherwise is refused too: each would rewrite the
+    // other's parts.
+    assert!(matches!(
+        store.lock_shard(1, 2),
+        Err(callqa::store::StoreError::Busy { .. })
+    ));
     drop(held);
+    // Shards of one split run side by side.
+    let first = store.lock_shard(0, 2).unwrap();
+    let second = store.lock_shard(1, 2).unwrap();
+    assert!(store.lock_shard(0, 1).is_err());
+    assert!(store.lock_shard(1, 2).is_err(), "the same shard twice");
+    drop((first, second));
     assert!(
         store.lock_shard(0, 1).is_ok(),
-        "the lock goes with its holder"
+        "the locks go with their holders"
     );
 }
 
