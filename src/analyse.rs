@@ -158,6 +158,26 @@ pub fn build_tables(
     analyzer: &Analyzer,
     records: &[CallRecord],
 ) -> anyhow::Result<(Tables, TableSummary)> {
+    build(store, analyzer, records, false)
+}
+
+/// The `agents` rows of `records` alone: calls are analysed and scored as for
+/// [`build_tables`], but no text is redacted and no segment or finding row is made (a
+/// sharded run builds the dataset's whole `agents` table this way).
+pub fn build_agents(
+    store: &Store,
+    analyzer: &Analyzer,
+    records: &[CallRecord],
+) -> anyhow::Result<Vec<AgentRow>> {
+    Ok(build(store, analyzer, records, true)?.0.agents)
+}
+
+fn build(
+    store: &Store,
+    analyzer: &Analyzer,
+    records: &[CallRecord],
+    agents_only: bool,
+) -> anyhow::Result<(Tables, TableSummary)> {
     let mut tables = Tables::default();
     let mut summary = TableSummary::default();
     let rules_hash = analyzer.rules_hash().to_string();
@@ -257,7 +277,9 @@ pub fn build_tables(
         let computed = catch_panic(|| {
             let analysis = analyzer.analyse(&transcript, spec.language.as_deref());
             // Redacted over the whole call, so a number read across two utterances is caught.
-            let segment_texts: Vec<String> = if analyzer.options.keep_personal_data {
+            let segment_texts: Vec<String> = if agents_only {
+                Vec::new()
+            } else if analyzer.options.keep_personal_data {
                 transcript
                     .segments
                     .iter()

@@ -581,9 +581,8 @@ pub fn write_dataset(
         // The agents table is one for the dataset: its statistics (median, p10) cannot be
         // combined from shards' parts, so it is made from every shard's calls, as the records
         // stand now. Shards write in turn (the lock above), so the last to finish has them all.
-        let (every_table, _) =
-            build_tables(store, analyzer, &every_record).map_err(RunError::Other)?;
-        tables.agents = every_table.agents;
+        tables.agents = crate::analyse::build_agents(store, analyzer, &every_record)
+            .map_err(RunError::Other)?;
         table_summary.n_agent_days = tables.agents.len();
     }
     // A damaged record belongs to no known call, hence to no shard: the first shard lists it.
