@@ -189,36 +189,17 @@ fn progress_bar(n_calls: usize, show: bool) -> ProgressBar {
     bar
 }
 
-/// Removes the records of discovery failures (a duplicate or reused id, …) whose recording is
-/// one of this run's calls under an id of its own: the problem was fixed, and its failure row
-/// would otherwise stay in the dataset for good.
-fn remove_resolved_discovery_failures(
-    store: &Store,
-    calls: &[&CallSpec],
-) -> Result<(), crate::store::StoreError> {
-    let paths: BTreeMap<String, &str> = calls
-        .iter()
-        .map(|call| {
-            (
-                call.path.to_string_lossy().into_owned(),
-                call.call_id.as_str(),
-            )
-        })
-        .collect();
-    for record in store.all_records()?.records {
-        let Outcome::Failed(failure) = &record.outcome else {
-            continue;
-        };
-        let path = record.spec.path.to_string_lossy();
-        if failure.stage == "discover"
-            && paths
-                .get(path.as_ref())
-                .is_some_and(|call_id| *call_id != record.spec.call_id)
-        {
-            store.remove_record(&record.spec.call_id)?;
-        }
-    }
-    Ok(())
+/// Whether `record` is an earlier discovery failure (a duplicate or reused id, …) of a
+/// recording that is one of `calls` (path → call id) under an id of its own: the problem was
+/// fixed, and its failure row would otherwise stay in the dataset for good.
+fn is_resolved_discovery_failure(record: &CallRecord, calls: &BTreeMap<String, &str>) -> bool {
+    let Outcome::Failed(failure) = &record.outcome else {
+        return false;
+    };
+    failure.stage == "discover"
+        && calls
+            .get(record.spec.path.to_string_lossy().as_ref())
+            .is_some_and(|call_id| *call_id != record.spec.call_id)
 }
 
 /// Splits off the calls whose id the dataset already holds for another recording: a folder
@@ -372,9 +353,6 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
         ..RunSummary::default()
     };
 
-    // Earlier nights' discovery failures of a recording that is a call now (a duplicate id
-    // fixed in the manifest) are over: their rows go.
-    remove_resolved_discovery_failures(&store, &calls).map_err(anyhow::Error::from)?;
     // Inputs that never became calls still end in exactly one state: failed, at discovery.
     for problem in &problems {
         let spec = match &problem.spec {
@@ -534,7 +512,14 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
         .insert("wall_audio".to_string(), transcribe_wall);
 
     let tables_started = Instant::now();
-    let written = write_dataset(&store, &analyzer, &options.out, options.shard, &mut summary)?;
+    let written = write_dataset(
+        &store,
+        &analyzer,
+        &options.out,
+        options.shard,
+        &calls,
+        &mut summary,
+    )?;
     summary.stage_seconds.insert(
         "wall_analyse_and_write".to_string(),
         tables_started.elapsed().as_secs_f64(),
@@ -559,18 +544,39 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
 }
 
 /// Rebuilds every table and the report of this shard from the run state. Shared by `run` and
-/// `rescore`, so both produce the same rows from the same state and rules.
+/// `rescore`, so both produce the same rows from the same state and rules. `calls` are the
+/// run's calls (none for `rescore`): earlier discovery failures of their recordings are over,
+/// and their records go (see [`is_resolved_discovery_failure`]).
 pub fn write_dataset(
     store: &Store,
     analyzer: &Analyzer,
     out: &Path,
     shard: Shard,
+    calls: &[&CallSpec],
     summary: &mut RunSummary,
 ) -> Result<Vec<String>, RunError> {
     let _tables_lock = store.lock_tables().map_err(anyhow::Error::from)?;
     let stored = store.all_records().map_err(anyhow::Error::from)?;
-    let (records, other_shards): (Vec<CallRecord>, Vec<CallRecord>) = stored
-        .records
+    let call_paths: BTreeMap<String, &str> = calls
+        .iter()
+        .map(|call| {
+            (
+                call.path.to_string_lossy().into_owned(),
+                call.call_id.as_str(),
+            )
+        })
+        .collect();
+    let mut current = Vec::with_capacity(stored.records.len());
+    for record in stored.records {
+        if is_resolved_discovery_failure(&record, &call_paths) {
+            store
+                .remove_record(&record.spec.call_id)
+                .map_err(anyhow::Error::from)?;
+        } else {
+            current.push(record);
+        }
+    }
+    let (records, other_shards): (Vec<CallRecord>, Vec<CallRecord>) = current
         .into_iter()
         .partition(|record| shard.contains(&record.spec.call_id));
     let (mut tables, mut table_summary) =
