@@ -1873,30 +1873,13 @@ mod tests {
         assert_eq!(redacted, vec!["It's [CARD]", "[CARD], yes."]);
     }
 
-    /// A call of (speaker, start ms, end ms, text) utterances.
+    /// A call of (speaker, start ms, end ms, text) utterances; mono when no speaker is known.
     fn call(utterances: &[(Speaker, u64, u64, &str)]) -> CallTranscript {
-        use crate::types::{Layout, Segment, SegmentQuality};
+        use crate::types::Layout;
         let mono = utterances
             .iter()
             .all(|(speaker, ..)| *speaker == Speaker::Unknown);
-        CallTranscript {
-            duration_ms: utterances.iter().map(|u| u.2).max().unwrap_or(0),
-            layout: if mono { Layout::Mono } else { Layout::Stereo },
-            source_sample_rate: 8000,
-            channels: Vec::new(),
-            segments: utterances
-                .iter()
-                .map(|&(speaker, start_ms, end_ms, text)| Segment {
-                    speaker,
-                    channel: u16::from(speaker == Speaker::Customer),
-                    start_ms,
-                    end_ms,
-                    text: text.to_string(),
-                    confidence: 0.9,
-                    quality: SegmentQuality::Ok,
-                })
-                .collect(),
-        }
+        CallTranscript::from_lines(utterances, if mono { Layout::Mono } else { Layout::Stereo })
     }
 
     #[test]

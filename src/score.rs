@@ -277,27 +277,9 @@ pub fn nearest_rank(sorted: &[f64], fraction: f64) -> Option<f64> {
 mod tests {
     use super::*;
     use crate::rules::FindingSpeaker;
-    use crate::types::{Segment, SegmentQuality};
 
     fn transcript(lines: &[(Speaker, u64, u64, &str)], layout: Layout) -> CallTranscript {
-        CallTranscript {
-            duration_ms: lines.iter().map(|line| line.2).max().unwrap_or(0),
-            layout,
-            source_sample_rate: 8000,
-            channels: Vec::new(),
-            segments: lines
-                .iter()
-                .map(|&(speaker, start_ms, end_ms, text)| Segment {
-                    speaker,
-                    channel: u16::from(speaker == Speaker::Customer),
-                    start_ms,
-                    end_ms,
-                    text: text.to_string(),
-                    confidence: 0.9,
-                    quality: SegmentQuality::Ok,
-                })
-                .collect(),
-        }
+        CallTranscript::from_lines(lines, layout)
     }
 
     fn normal_call() -> CallTranscript {

@@ -223,25 +223,17 @@ impl Store {
     /// The time zone the dataset at `dataset` was last given, if any. Read without opening the
     /// store, so that a run that cannot start creates nothing.
     pub fn remembered_timezone(dataset: &Path) -> Option<String> {
-        std::fs::read_to_string(Self::timezone_path(dataset))
-            .ok()
-            .map(|name| name.trim().to_string())
-            .filter(|name| !name.is_empty())
+        read_timezone(&Self::timezone_path(dataset))
     }
 
     /// Remembers the time zone the dataset's dates are counted in, for later runs and
     /// `rescore` that do not name one.
     pub fn remember_timezone(&self, name: &str) -> Result<(), StoreError> {
-        if Self::remembered_timezone(self.root.parent().unwrap_or(&self.root)).as_deref()
-            == Some(name)
-        {
+        let path = self.root.join("timezone");
+        if read_timezone(&path).as_deref() == Some(name) {
             return Ok(());
         }
-        write_atomically(
-            &self.root.join("timezone"),
-            format!("{name}\n").as_bytes(),
-            true,
-        )
+        write_atomically(&path, format!("{name}\n").as_bytes(), true)
     }
 
     /// Waits for, then takes, the lock on writing the dataset's tables, held until the returned
@@ -250,12 +242,7 @@ impl Store {
     /// shard's calls.
     pub fn lock_tables(&self) -> Result<std::fs::File, StoreError> {
         let path = self.root.join("lock-tables");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io_error(&path))?;
+        let file = open_lock_file(&path)?;
         file.lock().map_err(io_error(&path))?;
         Ok(file)
     }
@@ -268,18 +255,10 @@ impl Store {
     /// running now (`run` beside `run --shard 0/2`), since each would rewrite the other's
     /// parts. Different shards of one split run side by side.
     pub fn lock_shard(&self, index: u32, count: u32) -> Result<ShardLock, StoreError> {
-        let open = |path: &Path| {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(path)
-                .map_err(io_error(path))
-        };
         // Every process of this split shares its file; a process of another split is seen by
         // its file being held (a probe that gets it exclusively lets it go at once).
         let split_path = self.root.join(format!("lock-split-{count}"));
-        let split = open(&split_path)?;
+        let split = open_lock_file(&split_path)?;
         split.lock_shared().map_err(io_error(&split_path))?;
         let entries = std::fs::read_dir(&self.root).map_err(io_error(&self.root))?;
         for entry in entries.flatten() {
@@ -288,14 +267,14 @@ impl Store {
             if !name.starts_with("lock-split-") || path == split_path {
                 continue;
             }
-            match open(&path)?.try_lock() {
+            match open_lock_file(&path)?.try_lock() {
                 Ok(()) => {}
                 Err(std::fs::TryLockError::WouldBlock) => return Err(StoreError::Busy { path }),
                 Err(std::fs::TryLockError::Error(error)) => return Err(io_error(&path)(error)),
             }
         }
         let path = self.root.join(format!("lock-shard-{index}-of-{count}"));
-        let shard = open(&path)?;
+        let shard = open_lock_file(&path)?;
         match shard.try_lock() {
             Ok(()) => Ok(ShardLock {
                 _split: split,
@@ -448,6 +427,24 @@ impl Store {
             .sort_by(|left, right| left.path.cmp(&right.path));
         Ok(stored)
     }
+}
+
+/// A lock file of the state folder, created if missing (its content is never read).
+fn open_lock_file(path: &Path) -> Result<std::fs::File, StoreError> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(io_error(path))
+}
+
+/// The time zone name in `path`, if it holds one.
+fn read_timezone(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
 }
 
 /// The locks of [`Store::lock_shard`], released when dropped.

@@ -323,3 +323,29 @@ pub struct Measurements {
     #[serde(default)]
     pub agent_tone_span: Option<(u64, u64)>,
 }
+
+#[cfg(test)]
+impl CallTranscript {
+    /// A transcript for tests: (speaker, start ms, end ms, text) utterances, the customer on
+    /// channel 1, the others on channel 0, all of good confidence.
+    pub(crate) fn from_lines(lines: &[(Speaker, u64, u64, &str)], layout: Layout) -> Self {
+        CallTranscript {
+            duration_ms: lines.iter().map(|line| line.2).max().unwrap_or(0),
+            layout,
+            source_sample_rate: 8000,
+            channels: Vec::new(),
+            segments: lines
+                .iter()
+                .map(|&(speaker, start_ms, end_ms, text)| Segment {
+                    speaker,
+                    channel: u16::from(speaker == Speaker::Customer),
+                    start_ms,
+                    end_ms,
+                    text: text.to_string(),
+                    confidence: 0.9,
+                    quality: SegmentQuality::Ok,
+                })
+                .collect(),
+        }
+    }
+}
