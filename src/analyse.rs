@@ -5,10 +5,11 @@
 //! gives exactly the rows a fresh run with those rules would.
 //!
 //! Privacy invariant: raw transcript text enters here and leaves only redacted (unless
-//! `keep_personal_data` is set): segment text goes through [`crate::pii::redact_transcript`];
-//! finding evidence quotes the transcript only through the rules' redacted quotes
-//! (`rules::context`), and the rest of it is machine-written (times, measurements), which a
-//! second pass would mangle ("0:09" near "PIN" taken for a secret).
+//! `keep_personal_data` is set, and then in segment text and evidence alike): segment text goes
+//! through [`crate::pii::redact_transcript`]; finding evidence quotes the transcript only
+//! through the rules' redacted quotes (`rules::context`), and the rest of it is machine-written
+//! (times, measurements), which a second pass would mangle ("0:09" near "PIN" taken for a
+//! secret).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -133,7 +134,13 @@ impl Analyzer {
             },
         );
         let rulebook = self.rules.for_language(language);
-        let findings = crate::rules::evaluate(rulebook, transcript, &measurements);
+        let quotes = if self.options.keep_personal_data {
+            crate::rules::Quotes::Verbatim
+        } else {
+            crate::rules::Quotes::Redacted
+        };
+        let findings =
+            crate::rules::evaluate_with_quotes(rulebook, transcript, &measurements, quotes);
         let score = score_call(transcript, &findings, &self.options.scoring);
         CallAnalysis {
             measurements,
@@ -447,10 +454,9 @@ mod tests {
     use super::*;
     use crate::types::{CallSpec, ChannelSide, Layout, Segment, Speaker};
 
-    /// Evidence is written as the rules redacted it: the clock and machine-written numbers
-    /// next to "PIN" stay, the PIN does not.
-    #[test]
-    fn analyse_writes_evidence_without_a_second_redaction() {
+    /// The tables of one stored call in which the customer says her PIN and the agent reads it
+    /// back, analysed with `options`: the secret-rule evidence and the segment texts.
+    fn pin_call_tables(options: AnalysisOptions) -> (Vec<String>, Vec<String>) {
         let folder = tempfile::tempdir().expect("temporary folder");
         let store = Store::open(folder.path()).expect("store opens");
         let segment = |channel: u16, start_ms: u64, end_ms: u64, text: &str| Segment {
@@ -501,25 +507,46 @@ mod tests {
             decode_notes: Vec::new(),
         };
         let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-        let analyzer = Analyzer::load(&rules, AnalysisOptions::default()).expect("rules load");
+        let analyzer = Analyzer::load(&rules, options).expect("rules load");
         let (tables, _) = build_tables(&store, &analyzer, &[record]).expect("tables");
-        let evidence: Vec<&str> = tables
+        let evidence = tables
             .findings
             .iter()
             .filter(|row| row.rule_id == "personal_data.secret_read_out")
-            .map(|row| row.evidence.as_str())
+            .map(|row| row.evidence.clone())
             .collect();
+        let texts = tables.segments.iter().map(|row| row.text.clone()).collect();
+        (evidence, texts)
+    }
+
+    /// Evidence is written as the rules redacted it: the clock and machine-written numbers
+    /// next to "PIN" stay, the PIN does not.
+    #[test]
+    fn analyse_writes_evidence_without_a_second_redaction() {
+        let (evidence, texts) = pin_call_tables(AnalysisOptions::default());
         assert_eq!(
             evidence,
             vec![
                 "secret code or password said aloud: agent 0:09: \"Thanks. So your PIN is «[SECRET]», correct?\""
             ]
         );
-        let texts: Vec<&str> = tables
-            .segments
-            .iter()
-            .map(|row| row.text.as_str())
-            .collect();
         assert_eq!(texts[1], "I need to check my PIN, it is [SECRET].");
+    }
+
+    /// A site that keeps personal data gets it in the evidence as in the segment beside it:
+    /// an auditor checking the finding against the audio sees the words that were said.
+    #[test]
+    fn keeping_personal_data_keeps_it_in_evidence_too() {
+        let (evidence, texts) = pin_call_tables(AnalysisOptions {
+            keep_personal_data: true,
+            ..AnalysisOptions::default()
+        });
+        assert_eq!(
+            evidence,
+            vec![
+                "secret code or password said aloud: agent 0:09: \"Thanks. So your PIN is «4321», correct?\""
+            ]
+        );
+        assert_eq!(texts[1], "I need to check my PIN, it is 4321.");
     }
 }

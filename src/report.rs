@@ -362,7 +362,7 @@ pub fn render(tables: &Tables, audits: &[AuditRow], period: Period) -> String {
     html.push_str(
         "<footer><h2>How to read this</h2><p class=\"muted\">Every call starts at 100; each failed rule subtracts its points once; a failed critical rule makes the score 0. \
          A call is flagged when it failed a critical or major rule or scored below the threshold. Not scorable calls (no speech, too short, wrong channel layout) have no score and are not averaged. \
-         Personal data in quoted text is replaced by placeholders such as [CARD]. Precision is the share of audited findings that the auditor judged correct.</p></footer>",
+         Personal data in quoted text is replaced by placeholders such as [CARD], unless the run was told to keep it (<code>--keep-personal-data</code>). Precision is the share of audited findings that the auditor judged correct.</p></footer>",
     );
     let _ = writeln!(html, "<script>{SORT_SCRIPT}</script></body></html>");
     html

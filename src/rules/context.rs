@@ -96,6 +96,19 @@ pub(crate) struct CallContext<'a> {
     /// card number split in two is still found (and redacted) in both halves.
     pub pii: Vec<Vec<PiiSpan>>,
     pub duration_ms: u64,
+    /// Whether evidence quotes show personal data as placeholders.
+    pub quotes: Quotes,
+}
+
+/// How evidence quotes treat personal data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Quotes {
+    /// `[CARD]`, `[SECRET]` … in place of the data (the default everywhere).
+    #[default]
+    Redacted,
+    /// The words as transcribed, for sites that keep personal data in their tables
+    /// (`--keep-personal-data`): the segment text beside the quote is unredacted too.
+    Verbatim,
 }
 
 impl<'a> CallContext<'a> {
@@ -103,6 +116,7 @@ impl<'a> CallContext<'a> {
         transcript: &'a CallTranscript,
         measurements: &'a Measurements,
         language: Language,
+        quotes: Quotes,
     ) -> CallContext<'a> {
         let normalized = transcript
             .segments
@@ -122,6 +136,7 @@ impl<'a> CallContext<'a> {
             normalized,
             pii: pii_spans,
             duration_ms: transcript.duration_ms.max(last_end),
+            quotes,
         }
     }
 
@@ -254,17 +269,20 @@ impl<'a> CallContext<'a> {
         }
     }
 
-    /// A redacted quote of one utterance, with the matched words in «»:
-    /// `agent 0:42: "Look, «calm down», I told you."`
+    /// A quote of one utterance, with the matched words in «» and personal data redacted
+    /// unless [`Quotes::Verbatim`]: `agent 0:42: "Look, «calm down», I told you."`
     pub fn quote(&self, segment_index: usize, mark: Option<Range<usize>>) -> String {
         let Some(segment) = self.transcript.segments.get(segment_index) else {
             return String::new();
         };
-        let spans = self
-            .pii
-            .get(segment_index)
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
+        let spans = match self.quotes {
+            Quotes::Redacted => self
+                .pii
+                .get(segment_index)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]),
+            Quotes::Verbatim => &[],
+        };
         let text = redact_with_mark(&segment.text, spans, mark);
         format!(
             "{} {}: \"{}\"",

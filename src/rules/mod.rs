@@ -40,7 +40,7 @@ use crate::normalize::Language;
 use crate::types::{CallTranscript, Measurements, Speaker};
 
 pub use check::{CheckReport, check};
-pub use context::Window;
+pub use context::{Quotes, Window};
 pub use diagnostics::{Diagnostic, DiagnosticLevel, RulesError};
 pub use kinds::event::{EventCondition, KNOWN_EVENTS};
 pub use kinds::metric::{KNOWN_METRICS, MetricCondition};
@@ -275,18 +275,28 @@ fn language_key(code: &str) -> String {
 }
 
 /// Applies every rule of a rulebook to a call. Findings come in rulebook order (shared files
-/// by name, then the language file), each rule's in time order.
+/// by name, then the language file), each rule's in time order. Evidence quotes are redacted.
 pub fn evaluate(
     rulebook: &Rulebook,
     transcript: &CallTranscript,
     measurements: &Measurements,
+) -> Vec<Finding> {
+    evaluate_with_quotes(rulebook, transcript, measurements, Quotes::Redacted)
+}
+
+/// [`evaluate`], with evidence quotes redacted or verbatim.
+pub fn evaluate_with_quotes(
+    rulebook: &Rulebook,
+    transcript: &CallTranscript,
+    measurements: &Measurements,
+    quotes: Quotes,
 ) -> Vec<Finding> {
     let language = rulebook
         .language
         .as_deref()
         .or_else(|| transcript.language())
         .map_or(Language::Other, Language::from_code);
-    let context = context::CallContext::new(transcript, measurements, language);
+    let context = context::CallContext::new(transcript, measurements, language, quotes);
     rulebook
         .rules
         .iter()
