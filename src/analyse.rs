@@ -16,7 +16,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::dataset::{AgentRow, CallRow, FailureRow, FindingRow, SegmentRow, Tables};
 use crate::pipeline::{assign_speakers, catch_panic};
@@ -68,7 +68,7 @@ pub struct CallAnalysis {
 }
 
 /// Counts over the tables written, for the run summary and manifest.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct TableSummary {
     pub n_calls: usize,
     pub n_scored: usize,
@@ -150,7 +150,9 @@ impl Analyzer {
     }
 }
 
-fn call_date(record: &CallRecord, timezone: chrono_tz::Tz) -> NaiveDate {
+/// A call's date: the local date of its start (of its processing when the start is unknown)
+/// in the site's time zone.
+pub(crate) fn call_date(record: &CallRecord, timezone: chrono_tz::Tz) -> NaiveDate {
     record
         .spec
         .started_at

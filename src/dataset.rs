@@ -694,23 +694,266 @@ fn write_table<Row>(
     let table_folder = out.join(table);
     let mut kept: BTreeSet<PathBuf> = BTreeSet::new();
     for (date, date_rows) in &by_date {
-        let mut data_frame = build(date_rows)?;
-        let mut bytes = Vec::new();
-        ParquetWriter::new(&mut bytes)
-            .with_compression(ParquetCompression::Zstd(None))
-            .with_statistics(StatisticsOptions::full())
-            .finish(&mut data_frame)
-            .map_err(|source| DatasetError::Polars { table, source })?;
-        let path = table_folder
-            .join(format!("call_date={}", date.format("%Y-%m-%d")))
-            .join(shard.file_name());
-        write_atomically(&path, &bytes, false)?;
-        kept.insert(path.clone());
-        written
-            .files
-            .push(path.strip_prefix(out).unwrap_or(&path).to_path_buf());
+        let path = write_part(out, table, date_rows, &build, *date, shard, written)?;
+        kept.insert(path);
     }
     remove_stale_parts(out, &table_folder, shard, &kept, written)
+}
+
+fn refs<Row>(rows: &[Row]) -> Vec<&Row> {
+    rows.iter().collect()
+}
+
+/// The part file of `shard` in `table`'s partition of `date`.
+fn part_path(out: &Path, table: &str, date: NaiveDate, shard: Shard) -> PathBuf {
+    out.join(table)
+        .join(format!("call_date={}", date.format("%Y-%m-%d")))
+        .join(shard.file_name())
+}
+
+/// Writes `rows` as `shard`'s part of `table` on `date` (an empty part when there are none:
+/// the table's schema) and returns its path.
+fn write_part<Row>(
+    out: &Path,
+    table: &'static str,
+    rows: &[&Row],
+    build: impl Fn(&[&Row]) -> Result<DataFrame, DatasetError>,
+    date: NaiveDate,
+    shard: Shard,
+    written: &mut WrittenFiles,
+) -> Result<PathBuf, DatasetError> {
+    let mut data_frame = build(rows)?;
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_statistics(StatisticsOptions::full())
+        .finish(&mut data_frame)
+        .map_err(|source| DatasetError::Polars { table, source })?;
+    let path = part_path(out, table, date, shard);
+    write_atomically(&path, &bytes, false)?;
+    written
+        .files
+        .push(path.strip_prefix(out).unwrap_or(&path).to_path_buf());
+    Ok(path)
+}
+
+/// Writes `rows` as `shard`'s part of `table` on `date`, or, when there are none, removes the
+/// part an earlier run wrote there.
+fn replace_part<Row>(
+    out: &Path,
+    table: &'static str,
+    rows: &[&Row],
+    build: impl Fn(&[&Row]) -> Result<DataFrame, DatasetError>,
+    date: NaiveDate,
+    shard: Shard,
+    written: &mut WrittenFiles,
+) -> Result<(), DatasetError> {
+    if rows.is_empty() {
+        remove_part(out, &part_path(out, table, date, shard), written)
+    } else {
+        write_part(out, table, rows, build, date, shard, written).map(|_| ())
+    }
+}
+
+fn remove_part(out: &Path, path: &Path, written: &mut WrittenFiles) -> Result<(), DatasetError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {
+            written
+                .removed
+                .push(path.strip_prefix(out).unwrap_or(path).to_path_buf());
+            if let Some(partition) = path.parent() {
+                // Empty now, or another shard's files are still there: either is fine.
+                let _ = std::fs::remove_dir(partition);
+            }
+            Ok(())
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(DatasetError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Replaces `shard`'s parts of the per-call tables (all but `agents`) on `date` with
+/// `tables`, whose rows are all of that date: the rows of one day of one shard, written
+/// without touching any other day.
+pub fn write_day(
+    out: &Path,
+    tables: &Tables,
+    date: NaiveDate,
+    shard: Shard,
+    written: &mut WrittenFiles,
+) -> Result<(), DatasetError> {
+    replace_part(
+        out,
+        "calls",
+        &refs(&tables.calls),
+        calls_frame,
+        date,
+        shard,
+        written,
+    )?;
+    replace_part(
+        out,
+        "segments",
+        &refs(&tables.segments),
+        segments_frame,
+        date,
+        shard,
+        written,
+    )?;
+    replace_part(
+        out,
+        "findings",
+        &refs(&tables.findings),
+        findings_frame,
+        date,
+        shard,
+        written,
+    )?;
+    replace_part(
+        out,
+        "failures",
+        &refs(&tables.failures),
+        failures_frame,
+        date,
+        shard,
+        written,
+    )
+}
+
+/// Replaces the `agents` rows of `date` (the table is one file per day for the whole dataset,
+/// however the batch is split).
+pub fn write_agents_day(
+    out: &Path,
+    rows: &[AgentRow],
+    date: NaiveDate,
+    written: &mut WrittenFiles,
+) -> Result<(), DatasetError> {
+    let rows: Vec<&AgentRow> = rows.iter().collect();
+    replace_part(
+        out,
+        "agents",
+        &rows,
+        agents_frame,
+        date,
+        Shard::WHOLE,
+        written,
+    )
+}
+
+/// Whether `shard`'s part of `table` on `date` is there.
+pub fn part_written(out: &Path, table: &str, date: NaiveDate, shard: Shard) -> bool {
+    part_path(out, table, date, shard).is_file()
+}
+
+/// A part file of `shard` in `table_folder` that holds no rows, if there is one.
+fn empty_part(table_folder: &Path, shard: Shard) -> Option<PathBuf> {
+    let partitions = std::fs::read_dir(table_folder).ok()?;
+    partitions
+        .flatten()
+        .map(|partition| partition.path().join(shard.file_name()))
+        .find(|path| {
+            std::fs::File::open(path)
+                .ok()
+                .and_then(|file| ParquetReader::new(file).num_rows().ok())
+                == Some(0)
+        })
+}
+
+/// After a run wrote the days that changed: removes `shard`'s parts on days it has no calls
+/// any more (`days`), `agents` parts on days no shard has calls (`agent_days`), and parts of
+/// another shard count (an earlier run split differently: the days were all written again).
+/// A table left without any part gets an empty one on `fallback_date`, so that readers find
+/// its columns.
+pub fn prune_days(
+    out: &Path,
+    shard: Shard,
+    days: &BTreeSet<NaiveDate>,
+    agent_days: &BTreeSet<NaiveDate>,
+    fallback_date: NaiveDate,
+    written: &mut WrittenFiles,
+) -> Result<(), DatasetError> {
+    for table in ["calls", "segments", "findings", "agents", "failures"] {
+        let (table_shard, live) = if table == "agents" {
+            (Shard::WHOLE, agent_days)
+        } else {
+            (shard, days)
+        };
+        let table_folder = out.join(table);
+        let mut kept: BTreeSet<PathBuf> = live
+            .iter()
+            .map(|&date| part_path(out, table, date, table_shard))
+            .filter(|path| path.is_file())
+            .collect();
+        if kept.is_empty() {
+            // The table has no rows: an empty part written earlier keeps showing its columns.
+            kept.extend(empty_part(&table_folder, table_shard));
+        }
+        remove_stale_parts(out, &table_folder, table_shard, &kept, written)?;
+        let has_parts = std::fs::read_dir(&table_folder).is_ok_and(|partitions| {
+            partitions.flatten().any(|partition| {
+                std::fs::read_dir(partition.path()).is_ok_and(|mut files| {
+                    files.any(|file| {
+                        file.is_ok_and(|file| {
+                            parse_part_name(&file.file_name().to_string_lossy()).is_some()
+                        })
+                    })
+                })
+            })
+        });
+        if !has_parts {
+            match table {
+                "calls" => write_part::<CallRow>(
+                    out,
+                    table,
+                    &[],
+                    calls_frame,
+                    fallback_date,
+                    table_shard,
+                    written,
+                ),
+                "segments" => write_part::<SegmentRow>(
+                    out,
+                    table,
+                    &[],
+                    segments_frame,
+                    fallback_date,
+                    table_shard,
+                    written,
+                ),
+                "findings" => write_part::<FindingRow>(
+                    out,
+                    table,
+                    &[],
+                    findings_frame,
+                    fallback_date,
+                    table_shard,
+                    written,
+                ),
+                "agents" => write_part::<AgentRow>(
+                    out,
+                    table,
+                    &[],
+                    agents_frame,
+                    fallback_date,
+                    table_shard,
+                    written,
+                ),
+                _ => write_part::<FailureRow>(
+                    out,
+                    table,
+                    &[],
+                    failures_frame,
+                    fallback_date,
+                    table_shard,
+                    written,
+                ),
+            }?;
+        }
+    }
+    Ok(())
 }
 
 /// Removes part files of this shard count that were not written now (their partition has no

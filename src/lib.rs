@@ -25,6 +25,7 @@ pub mod tone;
 // Output, state and tools.
 pub mod audit;
 pub mod dataset;
+pub mod days;
 pub mod model;
 pub mod report;
 pub mod run;

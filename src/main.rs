@@ -684,7 +684,15 @@ fn command_rescore(arguments: RescoreArgs, quiet: bool) -> anyhow::Result<u8> {
         ..RunSummary::default()
     };
     let started = std::time::Instant::now();
-    write_dataset(&store, &analyzer, &arguments.out, shard, &[], &mut summary)?;
+    write_dataset(
+        &store,
+        &analyzer,
+        &arguments.out,
+        shard,
+        &[],
+        &mut summary,
+        true,
+    )?;
     if !quiet {
         let dataset = &summary.dataset;
         eprintln!(

@@ -19,8 +19,8 @@ use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
-use crate::analyse::{AnalysisOptions, Analyzer, TableSummary, build_tables};
-use crate::dataset::{Shard, write_tables};
+use crate::analyse::{AnalysisOptions, Analyzer, TableSummary};
+use crate::dataset::Shard;
 use crate::decode::DecodeOptions;
 use crate::discover::{DiscoverOptions, DiscoveryProblem, discover};
 use crate::pipeline::{AudioPath, CallProgress};
@@ -519,6 +519,7 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
         options.shard,
         &calls,
         &mut summary,
+        false,
     )?;
     summary.stage_seconds.insert(
         "wall_analyse_and_write".to_string(),
@@ -543,10 +544,17 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
     Ok(summary)
 }
 
-/// Rebuilds every table and the report of this shard from the run state. Shared by `run` and
-/// `rescore`, so both produce the same rows from the same state and rules. `calls` are the
-/// run's calls (none for `rescore`): earlier discovery failures of their recordings are over,
-/// and their records go (see [`is_resolved_discovery_failure`]).
+/// Brings this shard's tables and the report up to date with the run state. Shared by `run`
+/// and `rescore`, so both produce the same rows from the same state and rules. `calls` are
+/// the run's calls (none for `rescore`): earlier discovery failures of their recordings are
+/// over, and their records go (see [`is_resolved_discovery_failure`]).
+///
+/// Tables are partitioned by call date, and a day is analysed and written again only when
+/// what its rows are made of changed: its records (a call added, re-run or removed), the
+/// rules, the analysis options or callqa's version ([`crate::days`]). A nightly run over one
+/// night's calls therefore analyses and writes that night's days, not every night the
+/// dataset holds; memory holds one day's rows at a time. `rebuild` (`rescore`) writes every
+/// day again whatever its state says.
 pub fn write_dataset(
     store: &Store,
     analyzer: &Analyzer,
@@ -554,6 +562,7 @@ pub fn write_dataset(
     shard: Shard,
     calls: &[&CallSpec],
     summary: &mut RunSummary,
+    rebuild: bool,
 ) -> Result<Vec<String>, RunError> {
     let _tables_lock = store.lock_tables().map_err(anyhow::Error::from)?;
     let stored = store.all_records().map_err(anyhow::Error::from)?;
@@ -576,87 +585,56 @@ pub fn write_dataset(
             current.push(record);
         }
     }
-    let (records, other_shards): (Vec<CallRecord>, Vec<CallRecord>) = current
-        .into_iter()
-        .partition(|record| shard.contains(&record.spec.call_id));
-    let (mut tables, mut table_summary) =
-        build_tables(store, analyzer, &records).map_err(RunError::Other)?;
-    let mut every_record = records.clone();
-    every_record.extend(other_shards);
-    if every_record.len() > records.len() {
-        // The agents table is one for the dataset: its statistics (median, p10) cannot be
-        // combined from shards' parts, so it is made from every shard's calls, as the records
-        // stand now. Shards write in turn (the lock above), so the last to finish has them all.
-        tables.agents = crate::analyse::build_agents(store, analyzer, &every_record)
-            .map_err(RunError::Other)?;
-        table_summary.n_agent_days = tables.agents.len();
-    }
     // A damaged record belongs to no known call, hence to no shard: the first shard lists it.
-    if shard.index == 0 {
-        for damaged in &stored.damaged {
-            let name = damaged
-                .path
-                .file_stem()
-                .map(|stem| stem.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let call_id = format!("damaged-record-{name}");
-            let message = format!(
-                "{}: damaged state file ({}); the call it recorded is unknown. The next run over \
-                 that recording writes its record again; delete this file once it is not needed",
-                damaged.path.display(),
-                damaged.message
-            );
-            tables.failures.push(crate::dataset::FailureRow {
-                call_id: call_id.clone(),
-                agent_id: "unknown".to_string(),
-                call_date: damaged.modified.unwrap_or_else(Utc::now).date_naive(),
-                path: damaged.path.display().to_string(),
-                stage: "store".to_string(),
-                error: "damaged_record".to_string(),
-                message,
-            });
-            table_summary.analysis_failures.push((
-                call_id,
-                "store: damaged_record (see `failures`)".to_string(),
-            ));
-        }
-    }
-    remove_own_table_temporaries(out, shard).map_err(anyhow::Error::from)?;
+    let damaged = if shard.index == 0 {
+        stored.damaged
+    } else {
+        Vec::new()
+    };
     // The batch split differently before (4 shards, now 2; or none): this shard's parts
     // replace the old ones, which hold every shard's rows. Written alone, they would leave the
     // other shards' calls out of the dataset until each of them has run; so the other shards'
     // parts of the new split are written here too, from the shared records (each shard
     // writes its own again when it runs).
-    if shard.count > 1
-        && crate::dataset::part_counts(out)
-            .iter()
-            .any(|&count| count != shard.count)
-    {
+    let resplit = crate::dataset::part_counts(out)
+        .iter()
+        .any(|&count| count != shard.count);
+    let plan = crate::days::DayPlan::new(
+        store,
+        analyzer,
+        out,
+        shard,
+        &current,
+        &damaged,
+        rebuild || resplit,
+    )
+    .map_err(RunError::Other)?;
+    remove_own_table_temporaries(out, shard).map_err(anyhow::Error::from)?;
+    let mut written = crate::dataset::WrittenFiles::default();
+    let outcome = plan
+        .write(store, analyzer, out, &mut written)
+        .map_err(RunError::Other)?;
+    if resplit && shard.count > 1 {
         for index in (0..shard.count).filter(|&index| index != shard.index) {
             let other = Shard {
                 index,
                 count: shard.count,
             };
-            let other_records: Vec<CallRecord> = every_record
-                .iter()
-                .filter(|record| other.contains(&record.spec.call_id))
-                .cloned()
-                .collect();
-            let (mut other_tables, _) =
-                build_tables(store, analyzer, &other_records).map_err(RunError::Other)?;
-            other_tables.agents = tables.agents.clone();
-            write_tables(out, &other_tables, other, Utc::now().date_naive())
-                .map_err(|error| RunError::Other(error.into()))?;
+            crate::days::write_every_day(store, analyzer, out, other, &current, &mut written)
+                .map_err(RunError::Other)?;
         }
     }
-    let written = write_tables(out, &tables, shard, Utc::now().date_naive())
-        .map_err(|error| RunError::Other(error.into()))?;
-    summary.dataset = table_summary;
-    summary.call_status = tables
-        .calls
-        .iter()
-        .map(|row| (row.call_id.clone(), row.status.clone()))
-        .collect();
+    crate::dataset::prune_days(
+        out,
+        shard,
+        &plan.days(),
+        &plan.agent_days(),
+        Utc::now().date_naive(),
+        &mut written,
+    )
+    .map_err(|error| RunError::Other(error.into()))?;
+    summary.dataset = outcome.summary;
+    summary.call_status = outcome.statuses;
     let mut files: Vec<String> = written
         .files
         .iter()
@@ -669,7 +647,7 @@ pub fn write_dataset(
     Ok(files)
 }
 
-/// The tables [`write_tables`] writes, each a folder of `call_date=…` partitions.
+/// The tables of the dataset, each a folder of `call_date=…` partitions.
 const TABLE_FOLDERS: &[&str] = &["calls", "segments", "findings", "agents", "failures"];
 
 /// Removes the temporary part files this shard left in the tables when it was killed while

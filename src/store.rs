@@ -339,16 +339,7 @@ impl Store {
             path: path.clone(),
             message: error.to_string(),
         };
-        let value = match raw_path_bytes(&record.spec.path) {
-            Some(bytes) => {
-                let mut readable = record.clone();
-                readable.spec.path = PathBuf::from(record.spec.path.to_string_lossy().into_owned());
-                let mut value = serde_json::to_value(&readable).map_err(damaged)?;
-                value["path_bytes"] = hex_encode(&bytes).into();
-                value
-            }
-            None => serde_json::to_value(record).map_err(damaged)?,
-        };
+        let value = record_json(record).map_err(damaged)?;
         let json = serde_json::to_vec_pretty(&value).map_err(damaged)?;
         let folder = self.root.join("records");
         remove_temporaries(&folder, &temporary_prefix(&path), std::time::Duration::ZERO)?;
@@ -452,6 +443,21 @@ fn read_timezone(path: &Path) -> Option<String> {
 pub struct ShardLock {
     _split: std::fs::File,
     _shard: std::fs::File,
+}
+
+/// A record as its file holds it: a recording path that is not UTF-8 is written readable
+/// (lossy) and exactly (`path_bytes`, hex), since JSON strings hold only Unicode.
+pub fn record_json(record: &CallRecord) -> Result<serde_json::Value, serde_json::Error> {
+    match raw_path_bytes(&record.spec.path) {
+        Some(bytes) => {
+            let mut readable = record.clone();
+            readable.spec.path = PathBuf::from(record.spec.path.to_string_lossy().into_owned());
+            let mut value = serde_json::to_value(&readable)?;
+            value["path_bytes"] = hex_encode(&bytes).into();
+            Ok(value)
+        }
+        None => serde_json::to_value(record),
+    }
 }
 
 /// What [`Store::all_records`] found.
