@@ -165,11 +165,15 @@ impl<'a> DayPlan<'a> {
                 parts.push(record_digest(record)?);
             }
             let fingerprint = sha256_hex(&parts.join("\n"));
-            let current = (!rebuild
-                && crate::dataset::part_written(out, "agents", date, Shard::WHOLE))
-            .then(|| read_state::<AgentDayState>(&agents_state_folder, date))
-            .flatten()
-            .filter(|state| state.fingerprint == fingerprint);
+            // A day whose calls all failed has no agents rows, hence no file.
+            let current = (!rebuild)
+                .then(|| read_state::<AgentDayState>(&agents_state_folder, date))
+                .flatten()
+                .filter(|state| {
+                    state.fingerprint == fingerprint
+                        && (state.n_rows == 0
+                            || crate::dataset::part_written(out, "agents", date, Shard::WHOLE))
+                });
             agent_days.insert(
                 date,
                 AgentDay {
@@ -543,20 +547,30 @@ mod tests {
                 .save_record(&record(call_id, "maria", day(date)))
                 .unwrap();
         }
+        // A day whose only call failed: a `failures` row, no `agents` row.
+        let mut failed = record("f", "maria", day(19));
+        failed.outcome = RecordOutcome::Failed(crate::store::Failure {
+            stage: "decode".to_string(),
+            error: "empty".to_string(),
+            message: "f.wav: empty".to_string(),
+        });
+        store.save_record(&failed).unwrap();
         let (summary, files) = write(out, AnalysisOptions::default(), false);
-        // And the empty `failures` table's columns, in an empty part of today.
-        let today = Utc::now().date_naive().to_string();
         assert_eq!(
             days_of(&files),
-            set(&["2026-11-20", "2026-11-21", today.as_str()])
+            set(&["2026-11-19", "2026-11-20", "2026-11-21"])
         );
-        assert_eq!(summary.dataset.n_calls, 3);
+        assert_eq!(summary.dataset.n_calls, 4);
+        assert_eq!(summary.dataset.n_failed, 1);
         let earlier_day = out.join("calls/call_date=2026-11-20/part-0-of-1.parquet");
         let earlier_bytes = std::fs::read(&earlier_day).unwrap();
 
         // Nothing changed: nothing is written, and the counts are the same.
         let (again, files) = write(out, AnalysisOptions::default(), false);
         assert!(files.is_empty(), "{files:?}");
+        assert_eq!((again.n_days_written, again.n_days), (0, 3));
+        // Not even the agents of the day without any (its call failed).
+        assert_eq!(again.n_agent_days_written, 0);
         assert_eq!(again.dataset, summary.dataset);
         assert_eq!(again.call_status, summary.call_status);
 
@@ -565,11 +579,11 @@ mod tests {
         store.save_record(&record("c", "kate", day(21))).unwrap();
         let (summary, files) = write(out, AnalysisOptions::default(), false);
         assert_eq!(days_of(&files), set(&["2026-11-21", "2026-11-22"]));
-        assert_eq!(summary.dataset.n_calls, 4);
+        assert_eq!(summary.dataset.n_calls, 5);
         assert_eq!(summary.dataset.n_agent_days, 3);
         assert_eq!(
             summary.call_status.keys().cloned().collect::<BTreeSet<_>>(),
-            set(&["a", "b", "c", "d"])
+            set(&["a", "b", "c", "d", "f"])
         );
         assert_eq!(std::fs::read(&earlier_day).unwrap(), earlier_bytes);
         let agents = crate::dataset::read_agents(out, &|_| true).unwrap();

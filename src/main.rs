@@ -535,6 +535,10 @@ fn print_summary(summary: &RunSummary) {
         dataset.n_segments,
         dataset.n_findings
     );
+    eprintln!(
+        "tables: {} of {} days analysed and written (the others had not changed)",
+        summary.n_days_written, summary.n_days
+    );
     for (call_id, stage, error) in &summary.failures {
         eprintln!("  failed: {call_id} at {stage}: {error}");
     }

@@ -147,6 +147,11 @@ pub struct RunSummary {
     pub decode_notes: Vec<(String, String, String)>,
     /// The whole dataset after this run (all nights, this shard).
     pub dataset: TableSummary,
+    /// Days of this shard's tables analysed and written by this run (the others had not
+    /// changed, see [`crate::days`]), of `n_days` in all; days of the `agents` table likewise.
+    pub n_days_written: usize,
+    pub n_days: usize,
+    pub n_agent_days_written: usize,
     pub files_written: Vec<String>,
     /// Failures of this run's inputs: (call id, stage, error).
     pub failures: Vec<(String, String, String)>,
@@ -634,6 +639,9 @@ pub fn write_dataset(
     )
     .map_err(|error| RunError::Other(error.into()))?;
     summary.dataset = outcome.summary;
+    summary.n_days_written = outcome.n_days_written;
+    summary.n_days = plan.days().len();
+    summary.n_agent_days_written = outcome.n_agent_days_written;
     summary.call_status = outcome.statuses;
     let mut files: Vec<String> = written
         .files
