@@ -535,9 +535,16 @@ fn print_summary(summary: &RunSummary) {
         dataset.n_segments,
         dataset.n_findings
     );
+    let unchanged = summary.n_days - summary.n_days_written.min(summary.n_days);
     eprintln!(
-        "tables: {} of {} days analysed and written (the others had not changed)",
-        summary.n_days_written, summary.n_days
+        "tables: {} of {} days analysed and written{}",
+        summary.n_days_written,
+        summary.n_days,
+        if unchanged > 0 {
+            format!(" (the other {unchanged} had not changed)")
+        } else {
+            String::new()
+        }
     );
     for (call_id, stage, error) in &summary.failures {
         eprintln!("  failed: {call_id} at {stage}: {error}");
