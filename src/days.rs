@@ -24,11 +24,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::analyse::{Analyzer, TableSummary, build_agents, build_tables, call_date};
 use crate::dataset::{FailureRow, Shard, WrittenFiles};
-use crate::store::{CallRecord, DamagedRecord, Store, sha256_hex, write_atomically};
+use crate::store::{
+    CallRecord, DamagedRecord, Outcome as RecordOutcome, Store, sha256_hex, write_atomically,
+};
 
 /// Moves when the meaning of a day's state changes, so that states written by an older build
 /// are never trusted.
-const STATE_FORMAT: &str = "callqa-days-1";
+const STATE_FORMAT: &str = "callqa-days-2";
 
 /// What this shard's rows of one day were made of and amounted to, as last written.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,6 +40,8 @@ struct DayState {
     summary: TableSummary,
     /// Status of each call of the day, by call id.
     statuses: BTreeMap<String, String>,
+    /// The tables that have rows this day: each has a part file of the day.
+    tables: Vec<String>,
 }
 
 /// The `agents` rows of one day, as last written.
@@ -98,10 +102,7 @@ impl<'a> DayPlan<'a> {
     ) -> anyhow::Result<DayPlan<'a>> {
         let timezone = analyzer.options().timezone;
         let identity = analysis_identity(analyzer);
-        let state_folder = store
-            .root()
-            .join("days")
-            .join(shard.file_name().trim_end_matches(".parquet"));
+        let state_folder = state_folder(store, shard);
         let agents_state_folder = store.root().join("days").join("agents");
 
         let mut by_day: BTreeMap<NaiveDate, (Vec<&CallRecord>, Vec<&DamagedRecord>)> =
@@ -127,7 +128,7 @@ impl<'a> DayPlan<'a> {
             day_records.sort_by(|left, right| left.spec.call_id.cmp(&right.spec.call_id));
             let mut parts = vec![identity.clone(), date.to_string()];
             for record in &day_records {
-                parts.push(record_digest(record)?);
+                parts.push(record_digest(store, record)?);
             }
             for damaged_record in &day_damaged {
                 parts.push(format!(
@@ -137,16 +138,16 @@ impl<'a> DayPlan<'a> {
                 ));
             }
             let fingerprint = sha256_hex(&parts.join("\n"));
-            // Every day has a `calls` part, or, with damaged records alone, a `failures` one.
-            let table = if day_records.is_empty() {
-                "failures"
-            } else {
-                "calls"
-            };
-            let current = (!rebuild && crate::dataset::part_written(out, table, date, shard))
+            let current = (!rebuild)
                 .then(|| read_state::<DayState>(&state_folder, date))
                 .flatten()
-                .filter(|state| state.fingerprint == fingerprint);
+                .filter(|state| {
+                    state.fingerprint == fingerprint
+                        && state
+                            .tables
+                            .iter()
+                            .all(|table| crate::dataset::part_written(out, table, date, shard))
+                });
             days.insert(
                 date,
                 Day {
@@ -162,7 +163,7 @@ impl<'a> DayPlan<'a> {
             day_records.sort_by(|left, right| left.spec.call_id.cmp(&right.spec.call_id));
             let mut parts = vec![identity.clone(), "agents".to_string(), date.to_string()];
             for record in &day_records {
-                parts.push(record_digest(record)?);
+                parts.push(record_digest(store, record)?);
             }
             let fingerprint = sha256_hex(&parts.join("\n"));
             // A day whose calls all failed has no agents rows, hence no file.
@@ -230,6 +231,9 @@ impl<'a> DayPlan<'a> {
                         for damaged_record in &day.damaged {
                             add_damaged(damaged_record, date, &mut tables.failures, &mut summary);
                         }
+                        // The old state goes first: a run killed while the parts are replaced
+                        // leaves a day without a state, which the next run writes again.
+                        remove_state(&self.state_folder, date)?;
                         crate::dataset::write_day(out, &tables, date, self.shard, written)?;
                         summary.n_agent_days = 0;
                         let state = DayState {
@@ -240,6 +244,7 @@ impl<'a> DayPlan<'a> {
                                 .iter()
                                 .map(|row| (row.call_id.clone(), row.status.clone()))
                                 .collect(),
+                            tables: tables_with_rows(&tables),
                         };
                         write_state(&self.state_folder, date, &state)?;
                         outcome.n_days_written += 1;
@@ -268,6 +273,7 @@ impl<'a> DayPlan<'a> {
                                 build_agents(store, analyzer, &records)?
                             }
                         };
+                        remove_state(&self.agents_state_folder, date)?;
                         crate::dataset::write_agents_day(out, &rows, date, written)?;
                         let state = AgentDayState {
                             fingerprint: agent_day.fingerprint.clone(),
@@ -283,23 +289,41 @@ impl<'a> DayPlan<'a> {
         }
         remove_states_outside(&self.state_folder, &self.days())?;
         remove_states_outside(&self.agents_state_folder, &self.agent_days())?;
+        for folder in [&self.state_folder, &self.agents_state_folder] {
+            // Left by a run killed while writing a state.
+            crate::store::remove_temporaries(
+                folder,
+                crate::store::TEMPORARY_PREFIX,
+                crate::store::STALE_TEMPORARY_AGE,
+            )?;
+        }
         Ok(outcome)
     }
 }
 
-/// Writes every day of `shard` from `records` (every shard's), whatever the states say, and
-/// leaves no state for them: the parts of the other shards of a new split (see
-/// `run::write_dataset`). Their own runs write them again.
+/// Writes every day of `shard` from `records` (every shard's), whatever the states say: the
+/// parts of the other shards of a new split (see `run::write_dataset`). `damaged` record
+/// files go to the first shard, as when it runs. The shard's day states are removed: they
+/// describe parts of an earlier split, and its own next run writes every day again.
 pub fn write_every_day(
     store: &Store,
     analyzer: &Analyzer,
     out: &Path,
     shard: Shard,
     records: &[CallRecord],
+    damaged: &[DamagedRecord],
     written: &mut WrittenFiles,
 ) -> anyhow::Result<()> {
+    let state_folder = state_folder(store, shard);
+    match std::fs::remove_dir_all(&state_folder) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => {
+            return Err(error).with_context(|| format!("removing {}", state_folder.display()));
+        }
+    }
     let timezone = analyzer.options().timezone;
-    let mut by_day: BTreeMap<NaiveDate, Vec<CallRecord>> = BTreeMap::new();
+    let mut by_day: BTreeMap<NaiveDate, (Vec<CallRecord>, Vec<&DamagedRecord>)> = BTreeMap::new();
     for record in records
         .iter()
         .filter(|record| shard.contains(&record.spec.call_id))
@@ -307,32 +331,104 @@ pub fn write_every_day(
         by_day
             .entry(call_date(record, timezone))
             .or_default()
+            .0
             .push(record.clone());
     }
-    for (date, day_records) in by_day {
-        let (tables, _) = build_tables(store, analyzer, &day_records)?;
+    if shard.index == 0 {
+        for damaged_record in damaged {
+            by_day
+                .entry(damaged_date(damaged_record))
+                .or_default()
+                .1
+                .push(damaged_record);
+        }
+    }
+    for (date, (day_records, day_damaged)) in by_day {
+        let (mut tables, mut summary) = build_tables(store, analyzer, &day_records)?;
+        for damaged_record in day_damaged {
+            add_damaged(damaged_record, date, &mut tables.failures, &mut summary);
+        }
         crate::dataset::write_day(out, &tables, date, shard, written)?;
     }
     Ok(())
 }
 
-/// What every day's rows depend on besides its records: callqa's version, the rules, the
-/// analysis options (personal data kept or not, vocal analysis, scoring, time zone).
+/// Removes the day states of every split but `count` shards: after a run split otherwise,
+/// their parts are gone, and states left behind would vouch for parts a later split of that
+/// count did not write.
+pub fn forget_other_splits(store: &Store, count: u32) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(store.root().join("days")) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let other_count = name
+            .strip_prefix("part-")
+            .and_then(|rest| rest.split_once("-of-"))
+            .and_then(|(_, count)| count.parse::<u32>().ok());
+        if other_count.is_some_and(|other| other != count) {
+            std::fs::remove_dir_all(entry.path())
+                .with_context(|| format!("removing {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Where `shard`'s day states are.
+fn state_folder(store: &Store, shard: Shard) -> PathBuf {
+    store
+        .root()
+        .join("days")
+        .join(shard.file_name().trim_end_matches(".parquet"))
+}
+
+/// The tables of `tables` that have rows (`agents` aside, which has states of its own).
+fn tables_with_rows(tables: &crate::dataset::Tables) -> Vec<String> {
+    [
+        ("calls", tables.calls.is_empty()),
+        ("segments", tables.segments.is_empty()),
+        ("findings", tables.findings.is_empty()),
+        ("failures", tables.failures.is_empty()),
+    ]
+    .into_iter()
+    .filter(|(_, empty)| !empty)
+    .map(|(table, _)| table.to_string())
+    .collect()
+}
+
+/// What every day's rows depend on besides its records: callqa's build (its version and a
+/// digest of its sources, `build.rs`), the rules, the analysis options (personal data kept or
+/// not, vocal analysis, scoring, time zone).
 fn analysis_identity(analyzer: &Analyzer) -> String {
     sha256_hex(&format!(
-        "{STATE_FORMAT}\n{}\n{}\n{:?}",
+        "{STATE_FORMAT}\n{} {}\n{}\n{:?}",
         crate::VERSION,
+        env!("CALLQA_BUILD_ID"),
         analyzer.rules_hash(),
         analyzer.options()
     ))
 }
 
-/// A record's call id and a digest of all of it (outcome, transcript key, settings, times).
-fn record_digest(record: &CallRecord) -> anyhow::Result<String> {
-    let json = crate::store::record_json(record)
-        .context("serialising a call record")?
-        .to_string();
-    Ok(format!("{} {}", record.spec.call_id, sha256_hex(&json)))
+/// A record's call id and a digest of what its rows are made of: the record but for when and
+/// how fast it was processed (every run over a call writes those anew, and no row holds
+/// them; the day, which `processed_at` can decide, is part of the fingerprint already), and
+/// the state of its cached transcript (lost, or written again).
+fn record_digest(store: &Store, record: &CallRecord) -> anyhow::Result<String> {
+    let mut json = crate::store::record_json(record).context("serialising a call record")?;
+    if let Some(fields) = json.as_object_mut() {
+        for volatile in ["processed_at", "stage_seconds", "asr_settings"] {
+            fields.remove(volatile);
+        }
+    }
+    let transcript = match &record.outcome {
+        RecordOutcome::Transcribed { transcript_key } => store.transcript_stamp(transcript_key),
+        RecordOutcome::Failed(_) => String::new(),
+    };
+    Ok(format!(
+        "{} {} {transcript}",
+        record.spec.call_id,
+        sha256_hex(&json.to_string())
+    ))
 }
 
 /// The day a damaged record's `failures` row is dated: when the file was last written.
@@ -396,6 +492,15 @@ fn state_path(folder: &Path, date: NaiveDate) -> PathBuf {
 fn read_state<State: serde::de::DeserializeOwned>(folder: &Path, date: NaiveDate) -> Option<State> {
     let bytes = std::fs::read(state_path(folder, date)).ok()?;
     serde_json::from_slice(&bytes).ok()
+}
+
+fn remove_state(folder: &Path, date: NaiveDate) -> anyhow::Result<()> {
+    let path = state_path(folder, date);
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(error).with_context(|| format!("removing {}", path.display())),
+    }
 }
 
 fn write_state<State: Serialize>(
@@ -574,6 +679,17 @@ mod tests {
         assert_eq!(again.dataset, summary.dataset);
         assert_eq!(again.call_status, summary.call_status);
 
+        // A call processed again (from the transcript cache, as a re-run over every night's
+        // folder does): a new processing time and new stage timings, the same rows.
+        let mut again_processed = record("a", "maria", day(20));
+        again_processed.processed_at = Utc::now();
+        again_processed
+            .stage_seconds
+            .insert("hash".to_string(), 0.25);
+        store.save_record(&again_processed).unwrap();
+        let (_, files) = write(out, AnalysisOptions::default(), false);
+        assert!(files.is_empty(), "{files:?}");
+
         // A new night, and a call of the 21st that changed (another agent).
         store.save_record(&record("d", "kate", day(22))).unwrap();
         store.save_record(&record("c", "kate", day(21))).unwrap();
@@ -636,10 +752,35 @@ mod tests {
         );
         assert!(!store.root().join("days/agents/2026-11-22.json").exists());
 
-        // A part deleted by hand.
+        // Parts deleted by hand: a day's calls, another day's segments.
         std::fs::remove_file(out.join("calls/call_date=2026-11-20/part-0-of-1.parquet")).unwrap();
+        std::fs::remove_file(out.join("segments/call_date=2026-11-21/part-0-of-1.parquet"))
+            .unwrap();
         let (_, files) = write(out, AnalysisOptions::default(), false);
-        assert_eq!(days_of(&files), set(&["2026-11-20"]));
+        assert_eq!(days_of(&files), set(&["2026-11-20", "2026-11-21"]));
+
+        // The cached transcript lost: every call of it fails, on every day; put back, they
+        // are scored again.
+        let transcript_file = store.root().join("transcripts/key.json");
+        let kept = std::fs::read(&transcript_file).unwrap();
+        std::fs::remove_file(&transcript_file).unwrap();
+        let (summary, files) = write(out, AnalysisOptions::default(), false);
+        // The tables left empty (segments, findings, agents) keep their columns in a part
+        // of today; so does `failures` once the transcript is back.
+        let today = Utc::now().date_naive().to_string();
+        assert_eq!(
+            days_of(&files),
+            set(&["2026-11-20", "2026-11-21", today.as_str()])
+        );
+        assert_eq!(summary.dataset.analysis_failures.len(), 2);
+        std::fs::write(&transcript_file, kept).unwrap();
+        let (summary, files) = write(out, AnalysisOptions::default(), false);
+        assert_eq!(
+            days_of(&files),
+            set(&["2026-11-20", "2026-11-21", today.as_str()])
+        );
+        assert!(summary.dataset.analysis_failures.is_empty());
+        assert_eq!(summary.dataset.n_scored, 2);
 
         // Other analysis options (personal data kept) change every day's rows.
         let keep = AnalysisOptions {

@@ -591,10 +591,10 @@ pub fn write_dataset(
         }
     }
     // A damaged record belongs to no known call, hence to no shard: the first shard lists it.
-    let damaged = if shard.index == 0 {
-        stored.damaged
+    let damaged: &[crate::store::DamagedRecord] = if shard.index == 0 {
+        &stored.damaged
     } else {
-        Vec::new()
+        &[]
     };
     // The batch split differently before (4 shards, now 2; or none): this shard's parts
     // replace the old ones, which hold every shard's rows. Written alone, they would leave the
@@ -610,10 +610,13 @@ pub fn write_dataset(
         out,
         shard,
         &current,
-        &damaged,
+        damaged,
         rebuild || resplit,
     )
     .map_err(RunError::Other)?;
+    if resplit {
+        crate::days::forget_other_splits(store, shard.count).map_err(RunError::Other)?;
+    }
     remove_own_table_temporaries(out, shard).map_err(anyhow::Error::from)?;
     let mut written = crate::dataset::WrittenFiles::default();
     let outcome = plan
@@ -625,8 +628,16 @@ pub fn write_dataset(
                 index,
                 count: shard.count,
             };
-            crate::days::write_every_day(store, analyzer, out, other, &current, &mut written)
-                .map_err(RunError::Other)?;
+            crate::days::write_every_day(
+                store,
+                analyzer,
+                out,
+                other,
+                &current,
+                &stored.damaged,
+                &mut written,
+            )
+            .map_err(RunError::Other)?;
         }
     }
     crate::dataset::prune_days(

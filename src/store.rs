@@ -291,6 +291,22 @@ impl Store {
             .join(format!("{}.json", &sha256_hex(call_id)[..32]))
     }
 
+    /// What the cached transcript of `transcript_key` is on disk now: missing, or its size and
+    /// modification time. A transcript lost or written again changes it (see `crate::days`).
+    pub fn transcript_stamp(&self, transcript_key: &str) -> String {
+        match std::fs::metadata(self.transcript_path(transcript_key)) {
+            Ok(metadata) => {
+                let modified = metadata
+                    .modified()
+                    .ok()
+                    .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |since| since.as_nanos());
+                format!("{} bytes, modified {modified}", metadata.len())
+            }
+            Err(_) => "missing".to_string(),
+        }
+    }
+
     fn transcript_path(&self, transcript_key: &str) -> PathBuf {
         self.root
             .join("transcripts")

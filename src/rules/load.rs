@@ -184,10 +184,14 @@ fn list_files(
         } else {
             format!("{prefix}/{name}")
         };
-        let file_type = entry.file_type()?;
-        if file_type.is_dir() {
+        // Through symbolic links, as the loaders read them: a linked lexicon must be part of
+        // the rules' hash, or editing it would not change the hash.
+        let Ok(metadata) = std::fs::metadata(entry.path()) else {
+            continue;
+        };
+        if metadata.is_dir() {
             list_files(dir, &relative, depth + 1, out)?;
-        } else if file_type.is_file() {
+        } else if metadata.is_file() {
             out.push(relative);
         }
     }

@@ -338,6 +338,37 @@ fn hash_is_stable_and_follows_content() {
     );
 }
 
+/// A lexicon reached through a symbolic link (a site sharing one lexicon folder between
+/// rulebook folders) is part of the hash as it is part of the rules: editing it changes the
+/// hash, so the dataset's days are analysed again.
+#[cfg(unix)]
+#[test]
+fn hash_follows_symbolic_links_as_the_loaders_do() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let shared = tempfile::tempdir().expect("temporary directory");
+    for entry in walk(&rules_dir()) {
+        let relative = entry.strip_prefix(rules_dir()).expect("inside");
+        let target = if relative.starts_with("lexicons/en") {
+            shared
+                .path()
+                .join(relative.strip_prefix("lexicons/en").expect("inside"))
+        } else {
+            dir.path().join(relative)
+        };
+        fs_err::create_dir_all(target.parent().expect("has parent")).expect("mkdir");
+        fs_err::copy(&entry, &target).expect("copy");
+    }
+    std::os::unix::fs::symlink(shared.path(), dir.path().join("lexicons/en")).expect("link");
+    let linked = RuleSet::load(dir.path()).expect("linked rules load");
+    assert_eq!(linked.hash(), default_rules().hash());
+    let lexicon = shared.path().join("greetings.txt");
+    let mut text = fs_err::read_to_string(&lexicon).expect("read");
+    text.push_str("howdy\n");
+    fs_err::write(&lexicon, text).expect("write");
+    let changed = RuleSet::load(dir.path()).expect("still loads");
+    assert_ne!(changed.hash(), linked.hash());
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in fs_err::read_dir(dir).expect("read dir") {
