@@ -1,7 +1,7 @@
-//! Build identity: a digest of callqa's own sources and of the locked dependency versions, as
-//! `CALLQA_BUILD_ID`. The dataset's per-day state (`src/days.rs`) includes it, so a day written
-//! by another build of callqa (changed analysis, redaction or scoring code, whatever the
-//! version number says) is analysed and written again by the next run.
+//! Build identity: a digest of callqa's own sources, its manifest and the locked dependency
+//! versions, as `CALLQA_BUILD_ID`. The dataset's per-day state (`src/days.rs`) includes it, so
+//! a day written by another build of callqa (changed analysis, redaction or scoring code,
+//! whatever the version number says) is analysed and written again by the next run.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +10,7 @@ fn main() {
     let mut files = Vec::new();
     collect(&root.join("src"), &mut files);
     files.push(root.join("Cargo.lock"));
+    files.push(root.join("Cargo.toml"));
     files.sort();
     // FNV-1a over relative paths and contents: no dependency for a build script, and a
     // change detector needs no cryptographic strength.
@@ -30,6 +31,7 @@ fn main() {
     println!("cargo:rustc-env=CALLQA_BUILD_ID={hash:016x}");
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=Cargo.lock");
+    println!("cargo:rerun-if-changed=Cargo.toml");
 }
 
 fn collect(folder: &Path, files: &mut Vec<PathBuf>) {

@@ -26,7 +26,7 @@ use crate::discover::{DiscoverOptions, DiscoveryProblem, discover};
 use crate::pipeline::{AudioPath, CallProgress};
 use crate::store::{
     CallRecord, Failure, Outcome, STALE_TEMPORARY_AGE, Store, TEMPORARY_PREFIX, remove_temporaries,
-    temporary_prefix, write_atomically,
+    write_atomically,
 };
 use crate::transcribe::{AsrSettings, Transcriber};
 use crate::types::CallSpec;
@@ -617,7 +617,7 @@ pub fn write_dataset(
     if resplit {
         crate::days::forget_other_splits(store, shard.count).map_err(RunError::Other)?;
     }
-    remove_own_table_temporaries(out, shard).map_err(anyhow::Error::from)?;
+    remove_table_temporaries(out).map_err(anyhow::Error::from)?;
     let mut written = crate::dataset::WrittenFiles::default();
     let outcome = plan
         .write(store, analyzer, out, &mut written)
@@ -669,14 +669,14 @@ pub fn write_dataset(
 /// The tables of the dataset, each a folder of `call_date=…` partitions.
 const TABLE_FOLDERS: &[&str] = &["calls", "segments", "findings", "agents", "failures"];
 
-/// Removes the temporary part files this shard left in the tables when it was killed while
-/// writing them. Only this shard writes files named after its part name, so nothing another
-/// process is writing now is touched.
-fn remove_own_table_temporaries(
-    out: &Path,
-    shard: Shard,
-) -> Result<usize, crate::store::StoreError> {
-    let prefix = temporary_prefix(Path::new(&shard.file_name()));
+/// Removes the temporary part files that killed runs left in the tables, whichever shard
+/// wrote them. Part files are written only under the tables lock (`Store::lock_tables`),
+/// which the caller holds: no temporary part is being written now, so every one is a
+/// left-over, however young, and one of a shard that never runs again (an earlier split)
+/// would otherwise stay for good, with whatever text it holds (unredacted after a run with
+/// `--keep-personal-data`) outside the private state folder.
+fn remove_table_temporaries(out: &Path) -> Result<usize, crate::store::StoreError> {
+    let prefix = format!("{TEMPORARY_PREFIX}part-");
     let mut removed = 0;
     for table in TABLE_FOLDERS {
         let Ok(partitions) = std::fs::read_dir(out.join(table)) else {
@@ -687,7 +687,10 @@ fn remove_own_table_temporaries(
                 .file_type()
                 .is_ok_and(|file_type| file_type.is_dir())
             {
-                removed += remove_temporaries(&partition.path(), &prefix, Duration::ZERO)?;
+                let path = partition.path();
+                removed += remove_temporaries(&path, &prefix, Duration::ZERO)?;
+                // A partition that held nothing else goes with it.
+                let _ = std::fs::remove_dir(&path);
             }
         }
     }
