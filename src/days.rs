@@ -108,7 +108,11 @@ impl<'a> DayPlan<'a> {
         let mut by_day: BTreeMap<NaiveDate, (Vec<&CallRecord>, Vec<&DamagedRecord>)> =
             BTreeMap::new();
         let mut agents_by_day: BTreeMap<NaiveDate, Vec<&CallRecord>> = BTreeMap::new();
+        // Once per record (a stat of its transcript and a hash): a record is in a day of
+        // its shard and in a day of the agents table.
+        let mut digests: BTreeMap<&str, String> = BTreeMap::new();
         for record in records {
+            digests.insert(&record.spec.call_id, record_digest(store, record)?);
             let date = call_date(record, timezone);
             agents_by_day.entry(date).or_default().push(record);
             if shard.contains(&record.spec.call_id) {
@@ -128,7 +132,7 @@ impl<'a> DayPlan<'a> {
             day_records.sort_by(|left, right| left.spec.call_id.cmp(&right.spec.call_id));
             let mut parts = vec![identity.clone(), date.to_string()];
             for record in &day_records {
-                parts.push(record_digest(store, record)?);
+                parts.push(digests[record.spec.call_id.as_str()].clone());
             }
             for damaged_record in &day_damaged {
                 parts.push(format!(
@@ -163,7 +167,7 @@ impl<'a> DayPlan<'a> {
             day_records.sort_by(|left, right| left.spec.call_id.cmp(&right.spec.call_id));
             let mut parts = vec![identity.clone(), "agents".to_string(), date.to_string()];
             for record in &day_records {
-                parts.push(record_digest(store, record)?);
+                parts.push(digests[record.spec.call_id.as_str()].clone());
             }
             let fingerprint = sha256_hex(&parts.join("\n"));
             // A day whose calls all failed has no agents rows, hence no file.
