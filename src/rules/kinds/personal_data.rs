@@ -1,12 +1,11 @@
 //! `personal_data`: the speaker says personal data aloud.
 //!
 //! Uses the detectors of [`crate::pii`] (Luhn-checked card numbers, IBANs, secrets near "PIN",
-//! "CVV", "password" …, national ID and passport numbers, in digits or spoken words) on the
-//! speaker's utterances. An agent who
+//! "CVV", "password" …, in digits or spoken words) on the speaker's utterances. An agent who
 //! reads a card number back, or says the customer's PIN, breaks PCI DSS and most banks' rules;
 //! a customer who reads their own card to pay does not, so the default scope is the agent.
 //! A card split over two consecutive utterances is found too. The evidence quotes the
-//! utterance with the data replaced by `[CARD]`, `[SECRET]`, `[ID]` …: never a digit of it.
+//! utterance with the data replaced by `[CARD]`, `[SECRET]` …: never a digit of it.
 //!
 //! ```toml
 //! [[rule]]
