@@ -349,6 +349,67 @@ fn shards_together_equal_the_whole() {
     }
 }
 
+/// A second night analyses and writes only its own day: the earlier days' files stay as
+/// they were, and the dataset is the one `rescore` (which writes every day) makes.
+#[test]
+fn a_second_night_writes_its_own_day_and_equals_a_rescore() {
+    let run = fixture_run();
+    let folder = tempfile::tempdir().unwrap();
+    let out = folder.path().join("out");
+    copy_dataset(&run.out, &out);
+    // A copy's transcripts are new files (new times), which the day states notice: the copy
+    // is written once whole, as after a restore from backup.
+    let output = callqa(&["rescore", "--out", out.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let earlier_part = out.join("segments/call_date=2024-03-14/part-0-of-1.parquet");
+    let earlier_bytes = std::fs::read(&earlier_part).unwrap();
+    // The same recordings under the next night's ids and date (their transcripts are cached).
+    let night = folder.path().join("night2.csv");
+    let mut manifest = String::from("call_id,agent_id,path,started_at,agent_channel,language\n");
+    for (call_id, file, side) in [
+        ("n2_polite", "c01_polite_mulaw.wav", "left"),
+        ("n2_insult", "c03_insult_mulaw.wav", "left"),
+    ] {
+        manifest.push_str(&format!(
+            "{call_id},A101,{},2024-03-20T10:00:00+01:00,{side},en\n",
+            fixtures().join(file).display()
+        ));
+    }
+    std::fs::write(&night, manifest).unwrap();
+    let output = callqa(&[
+        "run",
+        night.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    // The night's calls were all processed (the earlier night's malformed files are not
+    // this run's failures).
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let manifest = latest_run_manifest(&out);
+    assert_eq!(manifest["n_transcribed"], 0, "{manifest:#}");
+    assert_eq!(manifest["n_days_written"], 1, "{manifest:#}");
+    assert_eq!(manifest["n_days"], 3, "{manifest:#}");
+    assert_eq!(manifest["dataset"]["n_calls"], 17, "{manifest:#}");
+    assert_eq!(std::fs::read(&earlier_part).unwrap(), earlier_bytes);
+
+    let rescored = folder.path().join("rescored");
+    copy_dataset(&out, &rescored);
+    let output = callqa(&["rescore", "--out", rescored.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let sort = |frame: DataFrame| {
+        let columns: Vec<PlSmallStr> = frame.get_column_names().into_iter().cloned().collect();
+        frame.sort(columns, SortMultipleOptions::default()).unwrap()
+    };
+    for table in ["calls", "segments", "findings", "failures", "agents"] {
+        let incremental = sort(read_table(&out, table));
+        let rebuilt = sort(read_table(&rescored, table));
+        assert!(
+            incremental.equals_missing(&rebuilt),
+            "{table}: the second night's dataset differs from a rescore"
+        );
+    }
+}
+
 /// With beam search, the run summary counts the beams ended because Whisper was looping in
 /// them (the card number of c05 makes one), and says so at the end of the run.
 #[test]
