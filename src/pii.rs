@@ -20,7 +20,9 @@
 //! - **IBAN**: letters and digits passing mod 97 (`ES91 2100 …`), or a long digit run that is a
 //!   valid IBAN with the language's country code (Polish NRB read as 26 digits, Iranian Sheba);
 //! - **secret**: 3–8 digits near a secret keyword ("cvv", "pin", "código de seguridad",
-//!   "пин-код", "hasło", "密码", "رمز" …), or the word after "my password is";
+//!   "пин-код", "hasło", "密码", "رمز", "پسورد" …) with no noun of another number between
+//!   them ("your password, your case number is 58213" names a case), or the word after "my
+//!   password is";
 //! - **phone**: 9–12 digits, 7–8 digits near a phone keyword ("phone", "number", "call me
 //!   at", "llámame al", "позвоните мне по"), or anything after `+`.
 //!
@@ -726,8 +728,21 @@ const PERSIAN_WORDS: ContextWords = ContextWords {
         "کد پویا",
         "پین*",
         "سی وی وی",
+        "پسورد*",
     ],
-    password: &["رمز", "رمزم", "کلمه عبور"],
+    password: &[
+        "رمز",
+        "رمزم",
+        "رمزت",
+        "رمزتون",
+        "رمزتان",
+        "پسورد",
+        "پسوردم",
+        "پسوردت",
+        "پسوردتون",
+        "پسوردتان",
+        "کلمه عبور",
+    ],
     copulas: &["من", "شما", "هم", ":"],
     copulas_after: &["است", "هست", "هستش", "اس"],
     not_passwords: &["نه", "اشتباه", "درست", "جدید"],
@@ -851,6 +866,7 @@ fn find_in_pieces(text: &str, language: Language, pieces: &[Piece]) -> Vec<PiiSp
     let secret_keywords = keyword_positions(tokens, &keywords.secret);
     let phone_keywords = keyword_positions(tokens, &keywords.phone);
     let phone_only_keywords = keyword_positions(tokens, &keywords.phone_only);
+    let other_numbers = keyword_positions(tokens, &keywords.other_numbers);
     let runs = digit_runs(text, tokens, language, &spans);
     let runs = bridge_runs(
         text,
@@ -864,6 +880,7 @@ fn find_in_pieces(text: &str, language: Language, pieces: &[Piece]) -> Vec<PiiSp
         secret_keywords: &secret_keywords,
         phone_keywords: &phone_keywords,
         phone_only_keywords: &phone_only_keywords,
+        other_numbers: &other_numbers,
         pieces,
     };
     for run in &runs {
@@ -875,6 +892,46 @@ fn find_in_pieces(text: &str, language: Language, pieces: &[Piece]) -> Vec<PiiSp
     }
     find_word_passwords(text, tokens, words, &keywords.password, &mut spans);
     spans.into_sorted()
+}
+
+/// Nouns that name a number of another kind (an order, a case, a ticket): a secret keyword does
+/// not reach a number past one of these. "Please change your password, your case number is
+/// 58213." names a case, not the password, and the agent who says it breaks no rule.
+fn other_number_nouns(language: Language) -> &'static [&'static str] {
+    match language {
+        Language::English => &[
+            "case",
+            "order",
+            "reference",
+            "ticket",
+            "tracking",
+            "invoice",
+            "claim",
+            "booking",
+        ],
+        Language::Spanish => &[
+            "pedido",
+            "referencia",
+            "caso",
+            "incidencia",
+            "factura",
+            "expediente",
+            "reserva",
+            "seguimiento",
+        ],
+        Language::Russian => &["заказ*", "заявк*", "обращени*", "накладн*"],
+        Language::Polish => &[
+            "zamówieni*",
+            "zgłoszeni*",
+            "faktur*",
+            "spraw*",
+            "przesyłk*",
+            "rezerwacj*",
+        ],
+        Language::Chinese => &["订单", "单号", "工单", "快递"],
+        Language::Persian => &["پیگیری", "سفارش", "رهگیری", "پرونده", "فاکتور"],
+        Language::Other => &[],
+    }
 }
 
 /// Phone keywords that name any number ("number", "номер", "شماره", "号码"): a secret asked for
@@ -890,6 +947,8 @@ struct CompiledKeywords {
     phone_asked: Vec<Vec<Token>>,
     /// The phone keywords that name nothing but a phone ("phone", not "number").
     phone_only: Vec<Vec<Token>>,
+    /// Nouns of other numbers ([`other_number_nouns`]).
+    other_numbers: Vec<Vec<Token>>,
     /// Spoken e-mail words: "at", "dot", and "dot" or "underscore" inside the local part.
     email_at: Vec<Vec<Token>>,
     email_dot: Vec<Vec<Token>>,
@@ -925,6 +984,7 @@ fn compiled_keywords(language: Language) -> &'static CompiledKeywords {
                 phone_only: compile(&mut words.phone.iter().filter(|phrase| {
                     !GENERIC_NUMBER_WORDS.contains(&phrase.trim_end_matches('*'))
                 })),
+                other_numbers: compile(&mut other_number_nouns(language).iter()),
                 email_at: compile(&mut words.email_at.iter()),
                 email_dot: compile(&mut words.email_dot.iter()),
                 email_local_join: compile(&mut words.email_dot.iter().chain(words.email_join)),
@@ -1214,6 +1274,8 @@ struct Classifier<'a> {
     secret_keywords: &'a [Range<usize>],
     phone_keywords: &'a [Range<usize>],
     phone_only_keywords: &'a [Range<usize>],
+    /// Where nouns of other numbers are ([`other_number_nouns`]).
+    other_numbers: &'a [Range<usize>],
     pieces: &'a [Piece],
 }
 
@@ -1358,8 +1420,23 @@ impl Classifier<'_> {
                     || (keyword.start > last_token && keyword.start - last_token <= after)
             })
         };
+        // A secret keyword with another number's noun between it and the run names that
+        // number, not this one.
+        let between = |from: usize, to: usize| {
+            self.other_numbers
+                .iter()
+                .any(|noun| noun.start >= from && noun.end <= to)
+        };
+        let near_secret = self.secret_keywords.iter().any(|keyword| {
+            (keyword.end <= first_token
+                && first_token - keyword.end <= 6
+                && !between(keyword.end, first_token))
+                || (keyword.start > last_token
+                    && keyword.start - last_token <= 3
+                    && !between(last_token + 1, keyword.start))
+        });
         let asked = self.pieces[self.piece_of(first.byte_range.start)].asked;
-        if (3..=8).contains(&n_digits) && near(self.secret_keywords, 6, 3) {
+        if (3..=8).contains(&n_digits) && near_secret {
             Some((PiiKind::Secret, whole, false))
         } else if let Some(plus_offset) = plus_offset
             && (7..=15).contains(&n_digits)
@@ -2608,6 +2685,36 @@ mod tests {
             ("zh", "我付了两千五百块"),
         ] {
             assert_eq!(redact(text, language), text, "{language}: {text}");
+        }
+    }
+
+    /// Persian callers say "پسورد" (the loanword) as often as "رمز", and both with
+    /// possessive endings: "رمزتون" (your, polite), "رمزت" (your), "پسوردم" (my).
+    #[test]
+    fn persian_passwords_by_loanword_and_possessive() {
+        let cases = [
+            ("پسورد من ۴۵۶۷ است", "پسورد من [SECRET] است"),
+            ("پسوردم ۴۵۶۷ است", "پسوردم [SECRET] است"),
+            ("رمزتون ۴۵۶۷ هست", "رمزتون [SECRET] هست"),
+            ("رمزتون گل۱۲ است", "رمزتون [SECRET] است"),
+            ("رمزت آفتاب است", "رمزت [SECRET] است"),
+            ("پسوردتون sunshine42 هست", "پسوردتون [SECRET] هست"),
+            // Not a password: "your new password" is not said, only asked about.
+            ("پسورد جدید لازم دارید؟", "پسورد جدید لازم دارید؟"),
+            (
+                "لطفا پسوردتون رو عوض کنید، شماره پیگیری ۵۸۲۱۳ است",
+                "لطفا پسوردتون رو عوض کنید، شماره پیگیری ۵۸۲۱۳ است",
+            ),
+        ];
+        assert_eq!(
+            redact(
+                "Please change your password, your case number is 58213.",
+                "en"
+            ),
+            "Please change your password, your case number is 58213."
+        );
+        for (text, expected) in cases {
+            assert_eq!(redact(text, "fa"), expected, "{text}");
         }
     }
 
