@@ -602,71 +602,69 @@ fn failures_frame(rows: &[&FailureRow]) -> Result<DataFrame, DatasetError> {
     )
 }
 
-/// Files written by [`write_tables`], relative to the dataset folder.
+/// Files a write of the tables wrote and removed, relative to the dataset folder.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct WrittenFiles {
     pub files: Vec<PathBuf>,
     pub removed: Vec<PathBuf>,
 }
 
-/// Writes every table of this shard, partitioned by call date, and removes this shard's files
-/// that no longer have rows. `fallback_date` names the partition used for an empty table.
+/// Writes whole tables of this shard the way a run writes its days ([`write_day`],
+/// [`write_agents_day`], [`prune_days`]): every call date with rows, then removes this shard's
+/// parts of dates without any. `fallback_date` names the partition of an empty table's
+/// columns. For tests of the partitioning; runs write only the days that changed
+/// (`crate::days`).
+#[cfg(test)]
 pub fn write_tables(
     out: &Path,
     tables: &Tables,
     shard: Shard,
     fallback_date: NaiveDate,
 ) -> Result<WrittenFiles, DatasetError> {
+    let mut days: BTreeMap<NaiveDate, Tables> = BTreeMap::new();
+    for row in &tables.calls {
+        days.entry(row.call_date)
+            .or_default()
+            .calls
+            .push(row.clone());
+    }
+    for row in &tables.segments {
+        days.entry(row.call_date)
+            .or_default()
+            .segments
+            .push(row.clone());
+    }
+    for row in &tables.findings {
+        days.entry(row.call_date)
+            .or_default()
+            .findings
+            .push(row.clone());
+    }
+    for row in &tables.failures {
+        days.entry(row.call_date)
+            .or_default()
+            .failures
+            .push(row.clone());
+    }
+    let mut agent_days: BTreeMap<NaiveDate, Vec<AgentRow>> = BTreeMap::new();
+    for row in &tables.agents {
+        agent_days
+            .entry(row.call_date)
+            .or_default()
+            .push(row.clone());
+    }
     let mut written = WrittenFiles::default();
-    write_table(
+    for (date, day) in &days {
+        write_day(out, day, *date, shard, &mut written)?;
+    }
+    for (date, rows) in &agent_days {
+        write_agents_day(out, rows, *date, &mut written)?;
+    }
+    prune_days(
         out,
-        "calls",
-        &tables.calls,
-        |row| row.call_date,
-        calls_frame,
         shard,
-        fallback_date,
-        &mut written,
-    )?;
-    write_table(
-        out,
-        "segments",
-        &tables.segments,
-        |row| row.call_date,
-        segments_frame,
-        shard,
-        fallback_date,
-        &mut written,
-    )?;
-    write_table(
-        out,
-        "findings",
-        &tables.findings,
-        |row| row.call_date,
-        findings_frame,
-        shard,
-        fallback_date,
-        &mut written,
-    )?;
-    // One row per agent and day however the batch is split: each shard writes the table
-    // whole, from every shard's calls (see `run::write_dataset`), never a part of its own.
-    write_table(
-        out,
-        "agents",
-        &tables.agents,
-        |row| row.call_date,
-        agents_frame,
-        Shard::WHOLE,
-        fallback_date,
-        &mut written,
-    )?;
-    write_table(
-        out,
-        "failures",
-        &tables.failures,
-        |row| row.call_date,
-        failures_frame,
-        shard,
+        &days.keys().copied().collect(),
+        &agent_days.keys().copied().collect(),
         fallback_date,
         &mut written,
     )?;
