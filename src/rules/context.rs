@@ -50,6 +50,8 @@ pub(crate) struct Scope {
     /// Indices into `CallTranscript::segments`, in time order.
     pub segments: Vec<usize>,
     pub attribution: Attribution,
+    /// Utterances of the speaker (or anyone's, for `any`) before the window was applied.
+    pub n_candidates: usize,
 }
 
 impl Scope {
@@ -63,7 +65,10 @@ impl Scope {
     }
 }
 
-/// Plain words for where a rule looked: "in the agent's first 3 utterances".
+/// Plain words for where a rule looked: "in the agent's first 3 utterances". An utterance
+/// window says how many utterances it actually covered when that is not the rule's count: an
+/// auditor who hears a greeting in the agent's second and last utterance must read that the
+/// rule looked at the first only, not "the first 3".
 pub(crate) fn describe_scope(
     speaker: SpeakerScope,
     window: Option<Window>,
@@ -74,10 +79,34 @@ pub(crate) fn describe_scope(
         (_, Attribution::Unknown) => "the (mono, unattributed) call's".to_string(),
         (speaker, _) => format!("the {}'s", speaker.as_str()),
     };
+    // "first utterance", "first 3 utterances".
+    let utterances = |end: &str, n: usize| match n {
+        1 => format!("{end} utterance"),
+        n => format!("{end} {n} utterances"),
+    };
+    let counted = |end: &str, count: usize| {
+        let (n, total) = (scope.segments.len(), scope.n_candidates);
+        if n == count || total == 0 {
+            format!("in {whose} {}", utterances(end, count))
+        } else if total == 1 {
+            format!("in {whose} only utterance")
+        } else {
+            // The window was cut so that the opening and the closing do not share an utterance.
+            let (other_end, kept_for) = if end == "first" {
+                ("last", "closing")
+            } else {
+                ("first", "opening")
+            };
+            format!(
+                "in {whose} {} of {total} (the {other_end} is left to the {kept_for})",
+                utterances(end, n)
+            )
+        }
+    };
     match window {
         None => format!("in {whose} speech"),
-        Some(Window::FirstUtterances(count)) => format!("in {whose} first {count} utterances"),
-        Some(Window::LastUtterances(count)) => format!("in {whose} last {count} utterances"),
+        Some(Window::FirstUtterances(count)) => counted("first", count),
+        Some(Window::LastUtterances(count)) => counted("last", count),
         Some(Window::FirstSeconds(seconds)) => {
             format!("in {whose} speech in the first {seconds} s of the call")
         }
@@ -167,6 +196,7 @@ impl<'a> CallContext<'a> {
                 }
             }
         };
+        let n_candidates = candidates.len();
         let segments = match window {
             None => candidates,
             // On a short call the opening and the closing must not see each other's words: a
@@ -202,6 +232,7 @@ impl<'a> CallContext<'a> {
         Scope {
             segments,
             attribution,
+            n_candidates,
         }
     }
 
@@ -430,6 +461,38 @@ mod tests {
         assert_eq!(
             redact_with_mark(text, &spans, Some(31..35)),
             "so [CARD] is your «card»"
+        );
+    }
+
+    #[test]
+    fn an_utterance_window_says_what_it_covered() {
+        let scope = |n: usize, n_candidates: usize| Scope {
+            segments: (0..n).collect(),
+            attribution: Attribution::Known(Speaker::Agent),
+            n_candidates,
+        };
+        let describe =
+            |window, n, total| describe_scope(SpeakerScope::Agent, Some(window), &scope(n, total));
+        let first_3 = Window::FirstUtterances(3);
+        assert_eq!(describe(first_3, 3, 9), "in the agent's first 3 utterances");
+        // Two utterances: the first 3 is the first one, the last being the closing's.
+        assert_eq!(
+            describe(first_3, 1, 2),
+            "in the agent's first utterance of 2 (the last is left to the closing)"
+        );
+        assert_eq!(
+            describe(first_3, 2, 3),
+            "in the agent's first 2 utterances of 3 (the last is left to the closing)"
+        );
+        assert_eq!(describe(first_3, 1, 1), "in the agent's only utterance");
+        assert_eq!(describe(first_3, 0, 0), "in the agent's first 3 utterances");
+        assert_eq!(
+            describe(Window::LastUtterances(2), 1, 2),
+            "in the agent's last utterance of 2 (the first is left to the opening)"
+        );
+        assert_eq!(
+            describe(Window::LastUtterances(1), 1, 5),
+            "in the agent's last utterance"
         );
     }
 
