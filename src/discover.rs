@@ -338,7 +338,11 @@ pub fn language_code(text: &str) -> Result<String, String> {
             "language {text:?} is not an ISO 639-1 code such as en, es, ru, pl, zh, fa"
         ));
     }
-    if whisper_rs::get_lang_id(&code).is_none() {
+    // Looked up in Whisper's table rather than by `get_lang_id`, which prints
+    // "whisper_lang_id: unknown language" on stderr for every bad code.
+    let known = (0..=whisper_rs::get_lang_max_id())
+        .any(|id| whisper_rs::get_lang_str(id) == Some(code.as_str()));
+    if !known {
         return Err(format!("language {text:?} is not one Whisper knows"));
     }
     Ok(code)
@@ -486,19 +490,29 @@ fn read_manifest(manifest: &Path, options: &DiscoverOptions) -> Result<Discovery
         }
         match spec_from_row(&record, &columns, base, options) {
             Ok(spec) => discovery.calls.push(spec),
-            Err((call_id, path, message)) => discovery.problems.push(DiscoveryProblem {
-                call_id: call_id.unwrap_or_else(|| format!("manifest-line-{line}")),
-                path,
+            Err(problem) => discovery.problems.push(DiscoveryProblem {
+                call_id: problem
+                    .call_id
+                    .unwrap_or_else(|| format!("manifest-line-{line}")),
+                path: problem.path,
                 kind: "bad_manifest_row",
-                message: format!("{}:{line}: {message}", manifest.display()),
-                spec: None,
+                message: format!("{}:{line}: {}", manifest.display(), problem.message),
+                spec: problem.partial.map(Box::new),
             }),
         }
     }
     Ok(discovery)
 }
 
-type RowProblem = (Option<String>, PathBuf, String);
+/// A manifest row that is not a call: its id when one could be told, its path, what is wrong
+/// with it (every bad cell), and the call as far as its good cells tell, so that the failure
+/// row keeps the agent and the date the row gave.
+struct RowProblem {
+    call_id: Option<String>,
+    path: PathBuf,
+    message: String,
+    partial: Option<CallSpec>,
+}
 
 fn spec_from_row(
     record: &csv::StringRecord,
@@ -514,12 +528,14 @@ fn spec_from_row(
             .map(str::to_string)
     };
     let call_id_cell = cell(columns.call_id);
+    let agent_id = cell(columns.agent_id).unwrap_or_else(|| "unknown".to_string());
     let Some(relative_path) = cell(Some(columns.path)) else {
-        return Err((
-            call_id_cell,
-            base.to_path_buf(),
-            "the path cell is empty".to_string(),
-        ));
+        return Err(RowProblem {
+            call_id: call_id_cell,
+            path: base.to_path_buf(),
+            message: "the path cell is empty".to_string(),
+            partial: None,
+        });
     };
     // Canonical, as recordings found by scanning are: one recording, one path, however it
     // was reached (a manifest given through a link, `..` in its cells).
@@ -528,34 +544,46 @@ fn spec_from_row(
     let call_id = call_id_cell
         .clone()
         .unwrap_or_else(|| call_id_from_relative(Path::new(&relative_path)));
-    let problem = |message: String| (Some(call_id.clone()), path.clone(), message);
+    let mut problems = Vec::new();
     let started_at = match cell(columns.started_at) {
-        Some(text) => Some(
-            parse_timestamp_in(&text, options.timezone)
-                .map_err(|message| problem(format!("started_at: {message}")))?,
-        ),
+        Some(text) => parse_timestamp_in(&text, options.timezone)
+            .map_err(|message| problems.push(format!("started_at: {message}")))
+            .ok(),
         None => modified_time(&path),
     };
     let agent_channel = match cell(columns.agent_channel) {
-        Some(text) => Some(ChannelSide::parse(&text).ok_or_else(|| {
-            problem(format!(
+        Some(text) => ChannelSide::parse(&text).or_else(|| {
+            problems.push(format!(
                 "agent_channel {text:?} is not `left`, `right` or empty"
-            ))
-        })?),
+            ));
+            None
+        }),
         None => options.default_agent_channel,
     };
     let language = match cell(columns.language) {
-        Some(code) => Some(language_code(&code).map_err(problem)?),
+        Some(code) => language_code(&code)
+            .map_err(|message| problems.push(message))
+            .ok(),
         None => options.default_language.clone(),
     };
-    Ok(CallSpec {
-        call_id,
-        agent_id: cell(columns.agent_id).unwrap_or_else(|| "unknown".to_string()),
-        path,
+    let spec = CallSpec {
+        call_id: call_id.clone(),
+        agent_id,
+        path: path.clone(),
         started_at,
         agent_channel,
         language,
-    })
+    };
+    if problems.is_empty() {
+        Ok(spec)
+    } else {
+        Err(RowProblem {
+            call_id: Some(call_id),
+            path,
+            message: problems.join("; "),
+            partial: Some(spec),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -603,6 +631,47 @@ mod tests {
         assert_eq!(problem_ids, vec!["call-3", "call-4", "call-5"]);
         assert!(discovery.problems[0].message.contains("manifest.csv:4"));
         assert!(discovery.problems[1].message.contains("middle"));
+    }
+
+    #[test]
+    fn a_bad_row_names_every_bad_cell_and_keeps_its_agent_and_date() {
+        let folder = tempfile::tempdir().unwrap();
+        let manifest = folder.path().join("manifest.csv");
+        write(
+            &manifest,
+            b"path,call_id,agent_id,started_at,agent_channel,language
+              a.wav,call-1,A1,2024-03-14T10:00:00Z,middle,english
+",
+        );
+        let discovery = discover(&manifest, &DiscoverOptions::default()).unwrap();
+        assert!(discovery.calls.is_empty());
+        let problem = &discovery.problems[0];
+        assert_eq!(problem.kind, "bad_manifest_row");
+        assert!(
+            problem.message.contains("manifest.csv:2: "),
+            "{}",
+            problem.message
+        );
+        assert!(
+            problem.message.contains("\"middle\""),
+            "{}",
+            problem.message
+        );
+        assert!(
+            problem.message.contains("\"english\""),
+            "{}",
+            problem.message
+        );
+        let partial = problem
+            .spec
+            .as_deref()
+            .expect("the row's good cells are kept");
+        assert_eq!(partial.agent_id, "A1");
+        assert_eq!(
+            partial.started_at.unwrap().to_rfc3339(),
+            "2024-03-14T10:00:00+00:00"
+        );
+        assert_eq!(partial.path, folder.path().join("a.wav"));
     }
 
     #[test]

@@ -189,6 +189,10 @@ struct RunArgs {
     /// to file stems when there is no manifest.
     #[arg(long, default_value = DEFAULT_NAME_PATTERN)]
     name_pattern: String,
+    /// Succeed on an input without recordings (a night without calls). By default that is an
+    /// error, since it usually means an unmounted share or a wrong path.
+    #[arg(long)]
+    allow_empty: bool,
     /// Longest call accepted, in minutes.
     #[arg(long, default_value_t = 240)]
     max_call_minutes: u64,
@@ -468,6 +472,7 @@ fn command_run(arguments: RunArgs, quiet: bool) -> anyhow::Result<u8> {
         vad: VadConfig::default(),
         analysis,
         show_progress: !quiet,
+        allow_empty: arguments.allow_empty,
     };
     let summary = run(&options)?;
     if !quiet {
@@ -546,8 +551,8 @@ fn print_summary(summary: &RunSummary) {
             String::new()
         }
     );
-    for (call_id, stage, error) in &summary.failures {
-        eprintln!("  failed: {call_id} at {stage}: {error}");
+    for (call_id, stage, error, message) in &summary.failures {
+        eprintln!("  failed: {call_id} at {stage} ({error}): {message}");
     }
     for (call_id, what) in &dataset.analysis_failures {
         eprintln!("  failed: {call_id} at {what}");

@@ -49,6 +49,9 @@ pub struct RunOptions {
     pub vad: VadConfig,
     pub analysis: AnalysisOptions,
     pub show_progress: bool,
+    /// Accept an input that holds no recordings. Off by default: a nightly job pointed at an
+    /// unmounted share or a folder the recorder never filled must not look like a quiet night.
+    pub allow_empty: bool,
 }
 
 /// Length of a call's audio from its header, to order the work; 0 when the header cannot be
@@ -153,8 +156,9 @@ pub struct RunSummary {
     pub n_days: usize,
     pub n_agent_days_written: usize,
     pub files_written: Vec<String>,
-    /// Failures of this run's inputs: (call id, stage, error).
-    pub failures: Vec<(String, String, String)>,
+    /// Failures of this run's inputs: (call id, stage, error kind, message naming the file and
+    /// what is wrong; never transcript text).
+    pub failures: Vec<(String, String, String, String)>,
     /// Status of every call in the tables just written, by call id (filled by
     /// [`write_dataset`]; not part of the manifest).
     #[serde(skip)]
@@ -294,6 +298,19 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
     end_phase("wall_model_id", &mut phase_started);
     let discovery = discover(&options.input, &options.discover)
         .map_err(|error| RunError::Setup(error.to_string()))?;
+    if discovery.calls.is_empty() && discovery.problems.is_empty() && !options.allow_empty {
+        return Err(RunError::Setup(format!(
+            "{} holds no recordings (no .wav file{}); if the folder or share is where the \
+             recorder writes, check that it is mounted and filled. Pass --allow-empty for a \
+             night without calls",
+            options.input.display(),
+            if options.input.is_dir() && !options.input.join("manifest.csv").is_file() {
+                " in it or its subfolders"
+            } else {
+                " listed in the manifest"
+            }
+        )));
+    }
     end_phase("wall_discover", &mut phase_started);
     fs_err::create_dir_all(&options.out)
         .map_err(|error| RunError::Setup(format!("cannot create the output folder: {error}")))?;
@@ -406,6 +423,7 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
             problem.call_id.clone(),
             "discover".to_string(),
             problem.kind.to_string(),
+            problem.message.clone(),
         ));
     }
 
@@ -496,9 +514,12 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
                 if let Some(record) = store.load_record(call_id).map_err(anyhow::Error::from)?
                     && let Outcome::Failed(failure) = record.outcome
                 {
-                    summary
-                        .failures
-                        .push((call_id.clone(), failure.stage, failure.error));
+                    summary.failures.push((
+                        call_id.clone(),
+                        failure.stage,
+                        failure.error,
+                        failure.message,
+                    ));
                 }
             }
         }
@@ -580,9 +601,19 @@ pub fn write_dataset(
             )
         })
         .collect();
+    // This run's own discovery failures stand, whatever shares their path: a bad manifest row
+    // naming the recording of a good row is still a bad row.
+    let failed_now: std::collections::BTreeSet<String> = summary
+        .failures
+        .iter()
+        .filter(|(_, stage, _, _)| stage == "discover")
+        .map(|(call_id, ..)| call_id.clone())
+        .collect();
     let mut current = Vec::with_capacity(stored.records.len());
     for record in stored.records {
-        if is_resolved_discovery_failure(&record, &call_paths) {
+        if !failed_now.contains(&record.spec.call_id)
+            && is_resolved_discovery_failure(&record, &call_paths)
+        {
             store
                 .remove_record(&record.spec.call_id)
                 .map_err(anyhow::Error::from)?;

@@ -1013,6 +1013,76 @@ fn calls_over_the_length_limit_fail_clearly_before_decoding() {
     );
 }
 
+/// A folder without recordings (an unmounted share, a wrong path) fails the night, saying so
+/// and writing nothing, unless `--allow-empty` says a night may have no calls.
+#[test]
+fn an_input_without_recordings_fails_unless_allowed() {
+    let work = tempfile::tempdir().unwrap();
+    let calls = work.path().join("calls");
+    std::fs::create_dir(&calls).unwrap();
+    let out = work.path().join("out");
+    let arguments = run_arguments(&calls, &out, &[]);
+    let output = callqa_command(&os_refs(&arguments)).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr_text(&output));
+    let message = stderr_text(&output);
+    assert!(
+        message.contains(calls.to_str().unwrap())
+            && message.contains("holds no recordings")
+            && message.contains("--allow-empty"),
+        "{message}"
+    );
+    assert!(!out.exists(), "a run that cannot start writes nothing");
+
+    // Not quiet: the terminal says what the night held.
+    let arguments = run_arguments(&calls, &out, &["--allow-empty"]).split_off(1);
+    let output = callqa_command(&os_refs(&arguments)).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_text(&output));
+    assert!(stderr_text(&output).contains("0 inputs"));
+}
+
+/// A bad manifest row keeps what its good cells say (agent, date), names every bad cell on the
+/// terminal and in `failures`, and stays failed even when it names the recording of a good
+/// row.
+#[test]
+fn a_bad_manifest_row_keeps_its_agent_and_date_and_stays_listed() {
+    let work = tempfile::tempdir().unwrap();
+    let manifest = work.path().join("manifest.csv");
+    let recording = fixtures().join("c01_polite_mulaw.wav");
+    let recording = recording.to_str().unwrap();
+    fs_err::write(
+        &manifest,
+        format!(
+            "call_id,agent_id,path,started_at,agent_channel,language\n\
+             good,A1,{recording},2024-03-14T09:02:11+01:00,left,en\n\
+             bad,A7,{recording},2024-03-13T09:00:00+01:00,middle,english\n"
+        ),
+    )
+    .unwrap();
+    let out = work.path().join("out");
+    // Not quiet: the terminal lists the failures.
+    let arguments = run_arguments(&manifest, &out, &[]).split_off(1);
+    let output = callqa_command(&os_refs(&arguments)).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_text(&output));
+    let terminal = stderr_text(&output);
+    assert!(
+        terminal.contains("failed: bad at discover (bad_manifest_row): ")
+            && terminal.contains("manifest.csv:3")
+            && terminal.contains("\"middle\"")
+            && terminal.contains("\"english\""),
+        "{terminal}"
+    );
+    let failures = read_table(&out, "failures");
+    assert_eq!(strings(&failures, "call_id"), [Some("bad".to_string())]);
+    assert_eq!(strings(&failures, "agent_id"), [Some("A7".to_string())]);
+    let message = strings(&failures, "message").remove(0).unwrap();
+    assert!(message.contains("manifest.csv:3: "), "{message}");
+    let partitions: Vec<String> = fs_err::read_dir(out.join("failures"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(partitions, ["call_date=2024-03-13"]);
+}
+
 /// A run started from a folder without `rules/` (the default is relative) says where it looked
 /// and how to name the folder, once, and writes nothing.
 #[test]
