@@ -162,6 +162,12 @@ pub struct MetricsOptions {
     /// An agent region no longer than this, ending while the customer is still speaking, is a
     /// backchannel ("mm-hm"), not an interruption.
     pub backchannel_max_ms: u64,
+    /// The margin voice activity detection puts around each speech region so that Whisper
+    /// hears whole words ([`crate::vad::VadConfig::padding_ms`]). Timing is measured on the
+    /// speech inside it: padded, two turns 300 ms apart overlapped by 100 ms (overtalk on every
+    /// stereo call, and an interruption where turns were 200 ms apart), and every talk time,
+    /// silence and hold was off by twice the margin.
+    pub region_padding_ms: u64,
 }
 
 impl Default for MetricsOptions {
@@ -179,6 +185,7 @@ impl Default for MetricsOptions {
                 .collect(),
             overtalk_event_min_ms: 300,
             backchannel_max_ms: 1_000,
+            region_padding_ms: crate::vad::VadConfig::default().padding_ms,
         }
     }
 }
@@ -190,7 +197,15 @@ pub fn measure(transcript: &CallTranscript, options: &MetricsOptions) -> Measure
     let channel_spans: Vec<Vec<SpeechRegion>> = transcript
         .channels
         .iter()
-        .map(|channel| merged_spans(channel.regions.iter().copied(), call_end_ms))
+        .map(|channel| {
+            merged_spans(
+                channel.regions.iter().map(|region| SpeechRegion {
+                    start_ms: region.start_ms.saturating_add(options.region_padding_ms),
+                    end_ms: region.end_ms.saturating_sub(options.region_padding_ms),
+                }),
+                call_end_ms,
+            )
+        })
         .collect();
     let agent_channel = channel_index_of(transcript, Speaker::Agent);
     let customer_channel = channel_index_of(transcript, Speaker::Customer);
@@ -841,9 +856,11 @@ pub(crate) mod synthetic {
         for turn in turns {
             let channel = channel_of(turn.speaker);
             let channel_transcript = &mut channels[usize::from(channel)];
+            // As voice activity detection gives them: the speech with its padding.
+            let padding_ms = crate::vad::VadConfig::default().padding_ms;
             channel_transcript.regions.push(SpeechRegion {
-                start_ms: turn.start_ms,
-                end_ms: turn.end_ms,
+                start_ms: turn.start_ms.saturating_sub(padding_ms),
+                end_ms: turn.end_ms + padding_ms,
             });
             channel_transcript.acoustics.push(RegionAcoustics {
                 start_ms: turn.start_ms,
@@ -1276,8 +1293,9 @@ mod tests {
         });
         let measured = measure(&call, &MetricsOptions::default());
         assert_sane(&measured);
-        // Agent speech: 1–6 s merged plus 9–10 s (clipped to the call).
-        assert_eq!(measured.metrics["agent_talk_ms"], 6_000.0);
+        // Agent speech inside the 200 ms padding: 1–5.8 s merged plus 9.2–10 s (clipped to
+        // the call).
+        assert_eq!(measured.metrics["agent_talk_ms"], 5_600.0);
         assert!(measured.metrics["agent_loudness_db"].is_finite());
     }
 

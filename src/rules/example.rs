@@ -161,6 +161,7 @@ fn build_channels(
         Layout::StereoUnassigned => &[(0, Speaker::Unknown), (1, Speaker::Unknown)],
         Layout::Mono => &[(0, Speaker::Unknown)],
     };
+    let padding_ms = crate::vad::VadConfig::default().padding_ms;
     sides
         .iter()
         .map(|&(channel, speaker)| ChannelTranscript {
@@ -170,9 +171,11 @@ fn build_channels(
             regions: segments
                 .iter()
                 .filter(|segment| segment.channel == channel)
+                // As voice activity detection gives them: the speech with its padding, which
+                // timing metrics take off again.
                 .map(|segment| SpeechRegion {
-                    start_ms: segment.start_ms,
-                    end_ms: segment.end_ms,
+                    start_ms: segment.start_ms.saturating_sub(padding_ms),
+                    end_ms: segment.end_ms.saturating_add(padding_ms),
                 })
                 .collect(),
             acoustics: Vec::new(),

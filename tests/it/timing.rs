@@ -342,7 +342,9 @@ fn control_calls_get_no_timing_or_tone_findings() {
     assert!(number(&call, "answer_delay_ms").unwrap() < 2_000.0);
     assert!(number(&call, "longest_silence_ms").unwrap() < 2_000.0);
     assert_eq!(number(&call, "n_dead_air"), Some(0.0));
-    assert!(number(&call, "overtalk_ms").unwrap() < 300.0);
+    // Turns follow each other 0.5–0.6 s apart: no overtalk (voice activity's 200 ms padding
+    // on both turns once made 100–300 ms of it on every stereo call).
+    assert_eq!(number(&call, "overtalk_ms"), Some(0.0));
     assert_eq!(number(&call, "n_interruptions"), Some(0.0));
     assert!(number(&call, "agent_words_per_minute").unwrap() <= 180.0);
 }
