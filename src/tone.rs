@@ -194,8 +194,14 @@ pub fn assess_tone(
         "agent_sentiment_mean",
     ] {
         measurements.metrics.remove(name);
+        measurements.metric_spans.remove(name);
     }
-    insert_sentiment_metrics(transcript, &sentiments, &mut measurements.metrics);
+    insert_sentiment_metrics(
+        transcript,
+        &sentiments,
+        &mut measurements.metrics,
+        &mut measurements.metric_spans,
+    );
 
     let verdict = judge_agent_tone(transcript, &sentiments, &voices, options);
     measurements.agent_tone = verdict.tone;
@@ -233,28 +239,53 @@ fn scorable_segments_of(transcript: &CallTranscript, speaker: Speaker) -> Vec<us
     indices
 }
 
+/// The sentiment metrics, and where the customer's start and end lie in the call
+/// (`metric_spans`): a finding on them points at the utterances that were averaged.
 fn insert_sentiment_metrics(
     transcript: &CallTranscript,
     sentiments: &[Option<TextSentiment>],
     metrics: &mut BTreeMap<String, f64>,
+    metric_spans: &mut BTreeMap<String, (u64, u64)>,
 ) {
-    let scored_values = |speaker: Speaker| -> Vec<f64> {
+    let scored = |speaker: Speaker| -> Vec<(usize, f64)> {
         scorable_segments_of(transcript, speaker)
             .into_iter()
-            .filter_map(|segment_index| sentiments[segment_index].as_ref())
-            .map(|scored| f64::from(scored.sentiment))
+            .filter_map(|segment_index| {
+                let scored = sentiments[segment_index].as_ref()?;
+                Some((segment_index, f64::from(scored.sentiment)))
+            })
             .collect()
     };
+    let values = |utterances: &[(usize, f64)]| -> Vec<f64> {
+        utterances.iter().map(|&(_, value)| value).collect()
+    };
+    let extent = |utterances: &[(usize, f64)]| -> Option<(u64, u64)> {
+        let segments = utterances
+            .iter()
+            .map(|&(segment_index, _)| &transcript.segments[segment_index]);
+        let start_ms = segments.clone().map(|segment| segment.start_ms).min()?;
+        let end_ms = segments.map(|segment| segment.end_ms).max()?;
+        Some((start_ms, end_ms.max(start_ms)))
+    };
 
-    let customer = scored_values(Speaker::Customer);
+    let customer = scored(Speaker::Customer);
     if !customer.is_empty() {
         // With fewer than six utterances the start and end windows would overlap; halve instead
         // so that "change" compares different utterances.
         let window = CUSTOMER_WINDOW_UTTERANCES.min((customer.len() / 2).max(1));
-        let start = mean(&customer[..window]);
-        let end = mean(&customer[customer.len() - window..]);
+        let (first, last) = (&customer[..window], &customer[customer.len() - window..]);
+        let start = mean(&values(first));
+        let end = mean(&values(last));
         metrics.insert("customer_sentiment_start".to_owned(), start);
         metrics.insert("customer_sentiment_end".to_owned(), end);
+        for (name, utterances) in [
+            ("customer_sentiment_start", first),
+            ("customer_sentiment_end", last),
+        ] {
+            if let Some(span) = extent(utterances) {
+                metric_spans.insert(name.to_owned(), span);
+            }
+        }
         if customer.len() >= 2 {
             metrics.insert(
                 "customer_sentiment_change".to_owned(),
@@ -263,9 +294,9 @@ fn insert_sentiment_metrics(
         }
     }
 
-    let agent = scored_values(Speaker::Agent);
+    let agent = scored(Speaker::Agent);
     if !agent.is_empty() {
-        metrics.insert("agent_sentiment_mean".to_owned(), mean(&agent));
+        metrics.insert("agent_sentiment_mean".to_owned(), mean(&values(&agent)));
     }
 }
 
@@ -1956,6 +1987,24 @@ mod tests {
         assert!(
             measured.metrics["agent_sentiment_mean"].abs() < 1e-9,
             "neutral agent"
+        );
+        // The start and the end point at the utterances averaged.
+        let customer: Vec<&Segment> = call
+            .segments
+            .iter()
+            .filter(|segment| segment.speaker == Speaker::Customer)
+            .collect();
+        let (n, window) = (
+            customer.len(),
+            CUSTOMER_WINDOW_UTTERANCES.min(customer.len() / 2),
+        );
+        assert_eq!(
+            measured.metric_spans["customer_sentiment_start"],
+            (customer[0].start_ms, customer[window - 1].end_ms)
+        );
+        assert_eq!(
+            measured.metric_spans["customer_sentiment_end"],
+            (customer[n - window].start_ms, customer[n - 1].end_ms)
         );
     }
 

@@ -661,6 +661,55 @@ fn timing_and_tone_findings_point_at_the_moment() {
     );
 }
 
+/// A customer who ends the call upset: the finding points at the utterances averaged and
+/// quotes the most negative of them with the words that scored it.
+#[test]
+fn a_sentiment_finding_points_at_and_quotes_the_utterance_behind_it() {
+    let rules = default_rules();
+    let mut call = parse_example(
+        "@metric customer_sentiment_end = -0.8\n\
+         [0:02-0:05] customer: My transfer is missing.\n\
+         [0:10-0:12] agent: I am sorry, let me check.\n\
+         [0:13-0:15] customer: You are very rude.\n\
+         [0:16-0:18] customer: Okay, bye.",
+    )
+    .expect("parses");
+    call.measurements
+        .metric_spans
+        .insert("customer_sentiment_end".to_string(), (13_000, 18_000));
+    for (segment_index, sentiment, terms) in [(2, -0.98, vec!["rude"]), (3, -0.1, vec!["bye"])] {
+        call.measurements
+            .utterances
+            .push(crate::types::UtteranceTone {
+                segment_index,
+                sentiment,
+                sentiment_terms: terms.into_iter().map(String::from).collect(),
+                arousal: None,
+                arousal_reasons: Vec::new(),
+            });
+    }
+    let findings = evaluate(
+        rules.for_language(Some("en")),
+        &call.transcript,
+        &call.measurements,
+    );
+    let finding = findings
+        .iter()
+        .find(|finding| finding.rule_id == "tone.customer_upset_at_end")
+        .unwrap_or_else(|| panic!("{findings:?}"));
+    assert_eq!(
+        (finding.start_ms, finding.end_ms),
+        (Some(13_000), Some(18_000))
+    );
+    assert!(
+        finding
+            .evidence
+            .ends_with("; most negative: customer 0:13: \"You are very rude.\" (words: rude)"),
+        "{}",
+        finding.evidence
+    );
+}
+
 /// `speaker = "any"` on a mono call: the words of an unattributed segment may be the
 /// customer's, so a forbidden phrase there is reported, not scored (as under a speaker scope),
 /// while on a stereo call the agent's own words still count.

@@ -59,21 +59,64 @@ pub(crate) fn evaluate(
         SpeakerScope::Customer => FindingSpeaker::Customer,
         SpeakerScope::Any => FindingSpeaker::None,
     };
-    let evidence = format!(
+    let mut evidence = format!(
         "{} = {}, {broken}",
         condition.name,
         show(&condition.name, value)
     );
-    // Where the metric has a place in the call (the answer delay, the longest silence), the
-    // finding points there.
-    let times = context
-        .measurements
-        .metric_spans
-        .get(&condition.name)
-        .map_or((None, None), |&(start_ms, end_ms)| {
-            (Some(start_ms), Some(end_ms))
-        });
+    // Where the metric has a place in the call (the answer delay, the longest silence, the
+    // customer's last utterances), the finding points there.
+    let span = context.measurements.metric_spans.get(&condition.name);
+    if let Some(&span) = span
+        && condition.name.contains("sentiment")
+        && let Some(quote) =
+            telling_utterance(context, span, value < condition.min.unwrap_or(f64::MIN))
+    {
+        evidence.push_str("; ");
+        evidence.push_str(&quote);
+    }
+    let times = span.map_or((None, None), |&(start_ms, end_ms)| {
+        (Some(start_ms), Some(end_ms))
+    });
     vec![Finding::new(rule, speaker, times, evidence)]
+}
+
+/// For a sentiment metric over the utterances inside `span`: the one that moved it most (the
+/// most negative when the metric is too low, the most positive when too high), quoted with the
+/// words that scored it, so that the auditor knows what to listen for.
+fn telling_utterance(
+    context: &CallContext<'_>,
+    (start_ms, end_ms): (u64, u64),
+    too_low: bool,
+) -> Option<String> {
+    let segments = &context.transcript.segments;
+    let inside = context.measurements.utterances.iter().filter(|utterance| {
+        segments
+            .get(utterance.segment_index)
+            .is_some_and(|segment| {
+                segment.start_ms >= start_ms
+                    && segment.end_ms <= end_ms
+                    && !utterance.sentiment_terms.is_empty()
+            })
+    });
+    let by_sentiment = |a: &&crate::types::UtteranceTone, b: &&crate::types::UtteranceTone| {
+        a.sentiment.total_cmp(&b.sentiment)
+    };
+    let telling = if too_low {
+        inside.min_by(by_sentiment)
+    } else {
+        inside.max_by(by_sentiment)
+    }?;
+    Some(format!(
+        "{}: {} (words: {})",
+        if too_low {
+            "most negative"
+        } else {
+            "most positive"
+        },
+        context.quote(telling.segment_index, None),
+        telling.sentiment_terms.join(", ")
+    ))
 }
 
 /// A value for people: "8200 (8.2 s)" for milliseconds, two decimals at most otherwise.
