@@ -15,9 +15,40 @@
 //!   dataset, seed and options give the same sample on any machine.
 //!
 //! Clips: per sampled finding, a 16-bit WAV of a few seconds around it, cut from the original
-//! recording (checked against the audio hash the run recorded). Personal data is bleeped
-//! with a 1 kHz tone on every channel over the whole time span of each utterance whose raw
-//! text holds personal data (segments have utterance times only), with a small margin.
+//! recording (checked against the audio hash the run recorded), with the recording's channels
+//! (stereo calls: one speaker per channel). Personal data (cards, IBANs, phone numbers,
+//! e-mails, secrets, found in the raw transcript as the redaction finds them) is replaced by a
+//! 1 kHz tone, and nothing else is, so that the auditor hears the rest of the utterance, and
+//! the other party, to judge the finding by:
+//! - *Where in time*: the data's own words, given their times ([`personal_data_bleeps`]):
+//!   from the start of the word before the data to the end of the word after it, with
+//!   [`WORD_BLEEP_MARGIN_MS`] (400 ms) more on each side, within the utterance. Whisper's word
+//!   times are approximate. Measured on the English fixture calls (188 words, Whisper base,
+//!   espeak-ng's own word times as the truth): a word's earliest aligned time (whisper.cpp's
+//!   token start or the DTW time, whichever is earlier) came up to 605 ms after the word
+//!   began (p95 314 ms) and its latest up to 451 ms before it ended, so a margin around the
+//!   data's own words would need about 700 ms; the neighbouring words' times never came more
+//!   than 88 ms inside the data. Bounded by the neighbours, 250 ms more would have left at
+//!   least 160 ms to spare on every word; 400 ms leaves at least 310 ms, room for real calls
+//!   (noise, overlapping speech), whose alignment is likely worse than that of clean
+//!   synthetic speech. The auditor loses about 0.8 s of speech on each side of the data
+//!   (median), and hears the rest of the utterance.
+//!   When word times cannot be trusted (none, not in order, outside the utterance, not
+//!   covering every letter and digit of the data, or digits aligned faster than anyone reads
+//!   them) the whole utterance is bleeped, with [`UTTERANCE_BLEEP_MARGIN_MS`] (utterance
+//!   edges come from voice activity and may miss a syllable's onset or tail). When in doubt,
+//!   more is bleeped, never less. Segments do not store word times yet
+//!   ([`crate::types::Segment`] has utterance times only), so [`personal_data_spans`], which
+//!   the sampler uses, bleeps whole utterances until they do.
+//! - *On which channel*: the channel of the utterance's speaker only (a mono call has one).
+//!   A recording whose channels do not match the transcript's is bleeped on every channel;
+//!   so is another channel that carries an echo of the data (line or handset echo: its level
+//!   envelope follows the speaker's, see [`ECHO_CORRELATION`]). A player that mixes a clip
+//!   down hears the tone over the data: the data is on the bleeped channel only, the other
+//!   holds the other party (or an echo, bleeped too).
+//!
+//! The sheet's `bleeped` column lists each bleeped interval in call time, with the speaker
+//! (or channel) and "(whole utterance)" where the word times could not be used.
 //!
 //! Sample folders go to `OUT/audit-samples/<id>/` (not under `OUT/audits/`, the Parquet
 //! table, whose readers take every file under it for a part of the table).
@@ -46,9 +77,28 @@ pub const MAX_CONTROL_CLIP_MS: u64 = 600_000;
 pub const BLEEP_HZ: f64 = 1_000.0;
 /// Bleep level (linear, about -12 dBFS): clearly audible, not painful.
 const BLEEP_AMPLITUDE: f32 = 0.25;
-/// Margin added on each side of an utterance with personal data: utterance times come from
-/// voice activity and can miss a syllable's onset or tail.
-pub const BLEEP_MARGIN_MS: u64 = 250;
+/// Margin beyond the words on either side of personal data placed by word times: the
+/// neighbouring words' aligned times came at most 88 ms inside the data on the fixture calls
+/// (see the module docs), and 400 ms leaves room for real calls' worse alignment.
+pub const WORD_BLEEP_MARGIN_MS: u64 = 400;
+/// Margin on each side of an utterance bleeped whole (no usable word times): utterance times
+/// come from voice activity and can miss a syllable's onset or tail.
+pub const UTTERANCE_BLEEP_MARGIN_MS: u64 = 250;
+/// The least time a spoken digit takes (a fast reader says about four a second): data whose
+/// aligned words give its digits less time than this each is misaligned, and the whole
+/// utterance is bleeped instead.
+pub const MIN_MS_PER_DIGIT: u64 = 120;
+/// Another channel whose 10 ms level envelope correlates this much (Pearson, at a lag of up to
+/// [`ECHO_MAX_LAG_MS`]) with the speaker's over the bleep carries an echo of the data and is
+/// bleeped too. An echo 30 dB down over line noise correlates at 1.0; independent speech
+/// at up to 0.4 (measured on syllable-like bursts over 4 s), line noise at 0.1.
+pub const ECHO_CORRELATION: f64 = 0.5;
+/// The longest echo delay looked for.
+pub const ECHO_MAX_LAG_MS: u64 = 400;
+/// A channel quieter than this (RMS, about -70 dBFS) over the bleep holds nothing audible.
+const ECHO_FLOOR: f64 = 3e-4;
+/// Level envelope frame of the echo check.
+const ECHO_FRAME_MS: u64 = 10;
 /// The bleep fades in and out over this long, so it does not click.
 const BLEEP_RAMP_MS: u64 = 5;
 
@@ -186,7 +236,9 @@ pub struct SheetRow {
     /// The clip's span in call time.
     pub clip_start_ms: Option<u64>,
     pub clip_end_ms: Option<u64>,
-    /// Spans of the clip that were bleeped (personal data), in call time.
+    /// Spans of the clip that were bleeped (personal data), in call time (`m:ss.s–m:ss.s`),
+    /// each with whose channel it is and "(whole utterance)" when not placed by word times;
+    /// `; ` between them.
     pub bleeped: String,
     pub verdict: String,
     pub note: String,
@@ -674,43 +726,284 @@ pub fn clip_span(
     (clip_start, clip_end.max(clip_start))
 }
 
-/// Spans of call time to bleep: every utterance whose raw text holds personal data (found as
-/// the redaction finds it, over each speaker's consecutive utterances), with a margin.
+/// A word of an utterance and when it was said (call time), as an aligner gives it: `text` as
+/// it appears in the utterance's text (surrounding spaces do not matter), `start_ms` the
+/// earliest time the aligner gives for it (from Whisper: the lesser of its first token's start
+/// and DTW times), `end_ms` the latest (the greatest of its tokens' times).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimedWord<'a> {
+    pub text: &'a str,
+    pub start_ms: u64,
+    pub end_ms: u64,
+}
+
+/// A stretch of call time to replace by the tone, and on which channels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bleep {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    /// Channel indices in the recording (0 = left or mono), sorted: the speaker's own, and any
+    /// that carries an echo of it.
+    pub channels: Vec<u16>,
+    /// Placed by the data's word times; `false`: the whole utterance, for want of them.
+    pub by_words: bool,
+}
+
+/// What to bleep in a call: the personal data of every utterance (found as the redaction finds
+/// it, over each speaker's consecutive utterances), on the speaker's channel. Segments carry
+/// utterance times only, so every utterance with personal data is bleeped whole; see
+/// [`personal_data_bleeps`] for word times.
 pub fn personal_data_spans(
     transcript: &crate::types::CallTranscript,
     language: &str,
-) -> Vec<(u64, u64)> {
-    let mut spans: Vec<(u64, u64)> = crate::pii::find_in_transcript(transcript, language)
-        .iter()
-        .zip(&transcript.segments)
-        .filter(|(found, _)| !found.is_empty())
-        .map(|(_, segment)| {
-            (
-                segment.start_ms.saturating_sub(BLEEP_MARGIN_MS),
-                segment.end_ms + BLEEP_MARGIN_MS,
-            )
-        })
-        .collect();
-    spans.sort_unstable();
-    // Merge overlaps so each stretch is bleeped (and listed) once.
-    let mut merged: Vec<(u64, u64)> = Vec::new();
-    for (start, end) in spans {
-        match merged.last_mut() {
-            Some(last) if start <= last.1 => last.1 = last.1.max(end),
-            _ => merged.push((start, end)),
+) -> Vec<Bleep> {
+    personal_data_bleeps(transcript, language, &[])
+}
+
+/// [`personal_data_spans`] with the words of each segment and their times: `words[i]` belongs
+/// to `transcript.segments[i]` (a missing or empty list: no word times for that segment).
+/// Each piece of data is bleeped from the word before it to the word after it, with
+/// [`WORD_BLEEP_MARGIN_MS`] more on each side; an utterance whose word times cannot be trusted
+/// is bleeped whole (see [`data_times`]). Overlapping bleeps of a channel are merged.
+pub fn personal_data_bleeps(
+    transcript: &crate::types::CallTranscript,
+    language: &str,
+    words: &[Vec<TimedWord<'_>>],
+) -> Vec<Bleep> {
+    let found = crate::pii::find_in_transcript(transcript, language);
+    let mut bleeps = Vec::new();
+    for (index, (segment, spans)) in transcript.segments.iter().zip(&found).enumerate() {
+        if spans.is_empty() {
+            continue;
+        }
+        let words = words.get(index).map_or(&[][..], Vec::as_slice);
+        for (start_ms, end_ms, by_words) in data_times(segment, spans, words) {
+            bleeps.push(Bleep {
+                start_ms,
+                end_ms,
+                channels: vec![segment.channel],
+                by_words,
+            });
         }
     }
+    merge_bleeps(bleeps)
+}
+
+/// The stretches of call time (start, end, placed by word times) that hide `spans` (personal
+/// data in `segment.text`), margins included.
+///
+/// The data's words are those whose text overlaps it. Its bleep runs from the start of the
+/// word before them to the end of the word after them, with [`WORD_BLEEP_MARGIN_MS`] more on
+/// each side: a word's aligned start can be over half a second late, but not its
+/// predecessor's as well (see the module docs for the measurements). Data that opens or
+/// closes the utterance is bleeped from or to the utterance's edge (with
+/// [`UTTERANCE_BLEEP_MARGIN_MS`]); no bleep reaches beyond them.
+///
+/// The whole utterance is returned instead when the word times cannot be trusted: no words;
+/// a word whose text is not the next in the utterance's text (letters or digits between
+/// words, or words in another order); times that go back, end before they start or leave the
+/// utterance; a letter or digit of the data in no word; or digits aligned in less than
+/// [`MIN_MS_PER_DIGIT`] each.
+pub fn data_times(
+    segment: &crate::types::Segment,
+    spans: &[crate::pii::PiiSpan],
+    words: &[TimedWord<'_>],
+) -> Vec<(u64, u64, bool)> {
+    let whole = (
+        segment.start_ms.saturating_sub(UTTERANCE_BLEEP_MARGIN_MS),
+        segment.end_ms.max(segment.start_ms) + UTTERANCE_BLEEP_MARGIN_MS,
+    );
+    let whole_utterance = vec![(whole.0, whole.1, false)];
+    // Words without text time nothing.
+    let words: Vec<TimedWord<'_>> = words
+        .iter()
+        .filter(|word| !word.text.trim().is_empty())
+        .copied()
+        .collect();
+    let Some(ranges) = word_ranges(segment, &words) else {
+        return whole_utterance;
+    };
+    let mut times = Vec::with_capacity(spans.len());
+    for span in spans {
+        let range = &span.byte_range;
+        let Some(data) = segment.text.get(range.clone()) else {
+            return whole_utterance;
+        };
+        let overlapping: Vec<usize> = (0..ranges.len())
+            .filter(|&index| ranges[index].start < range.end && ranges[index].end > range.start)
+            .collect();
+        let (Some(&first), Some(&last)) = (overlapping.first(), overlapping.last()) else {
+            return whole_utterance;
+        };
+        let timed = |at: usize| overlapping.iter().any(|&index| ranges[index].contains(&at));
+        let untimed = data
+            .char_indices()
+            .any(|(offset, character)| character.is_alphanumeric() && !timed(range.start + offset));
+        // Times are in order, so the data's words span from the first's start to the last's end.
+        let digits = data
+            .chars()
+            .filter(|character| character.is_numeric())
+            .count() as u64;
+        let aligned_ms = words[last].end_ms - words[first].start_ms;
+        if untimed || aligned_ms < digits * MIN_MS_PER_DIGIT {
+            return whole_utterance;
+        }
+        let start = match first.checked_sub(1) {
+            Some(before) => words[before]
+                .start_ms
+                .saturating_sub(WORD_BLEEP_MARGIN_MS)
+                .max(whole.0),
+            None => whole.0,
+        };
+        let end = match words.get(last + 1) {
+            Some(after) => (after.end_ms + WORD_BLEEP_MARGIN_MS).min(whole.1),
+            None => whole.1,
+        };
+        times.push((start, end, true));
+    }
+    times
+}
+
+/// Where each word lies in the segment's text (byte ranges, one per word), or `None` when the
+/// words are not the text's, in order, or their times are not usable (see [`data_times`]).
+fn word_ranges(
+    segment: &crate::types::Segment,
+    words: &[TimedWord<'_>],
+) -> Option<Vec<std::ops::Range<usize>>> {
+    if words.is_empty() {
+        return None;
+    }
+    let text = segment.text.as_str();
+    let mut ranges = Vec::with_capacity(words.len());
+    let mut cursor = 0;
+    let mut previous: Option<&TimedWord<'_>> = None;
+    for word in words {
+        let in_order = previous.is_none_or(|previous| {
+            word.start_ms >= previous.start_ms && word.end_ms >= previous.end_ms
+        });
+        if !in_order
+            || word.start_ms > word.end_ms
+            || word.start_ms < segment.start_ms
+            || word.end_ms > segment.end_ms
+        {
+            return None;
+        }
+        previous = Some(word);
+        let needle = word.text.trim();
+        let found = cursor + text[cursor..].find(needle)?;
+        if text[cursor..found].chars().any(char::is_alphanumeric) {
+            return None;
+        }
+        ranges.push(found..found + needle.len());
+        cursor = found + needle.len();
+    }
+    Some(ranges)
+}
+
+/// Merges the overlapping or touching bleeps of the same channels; sorted by time.
+fn merge_bleeps(mut bleeps: Vec<Bleep>) -> Vec<Bleep> {
+    bleeps.sort_by(|left, right| {
+        (&left.channels, left.start_ms, left.end_ms).cmp(&(
+            &right.channels,
+            right.start_ms,
+            right.end_ms,
+        ))
+    });
+    let mut merged: Vec<Bleep> = Vec::with_capacity(bleeps.len());
+    for bleep in bleeps {
+        match merged.last_mut() {
+            Some(last) if last.channels == bleep.channels && bleep.start_ms <= last.end_ms => {
+                last.end_ms = last.end_ms.max(bleep.end_ms);
+                last.by_words &= bleep.by_words;
+            }
+            _ => merged.push(bleep),
+        }
+    }
+    merged.sort_by(|left, right| {
+        (left.start_ms, left.end_ms, &left.channels).cmp(&(
+            right.start_ms,
+            right.end_ms,
+            &right.channels,
+        ))
+    });
     merged
 }
 
-/// Cuts `start_ms..end_ms` of every channel (16 kHz) and replaces the `bleep` spans (call time)
-/// with a 1 kHz tone. Returns interleaved samples.
-pub fn cut_clip(
-    channels: &[Vec<f32>],
-    start_ms: u64,
-    end_ms: u64,
-    bleep: &[(u64, u64)],
-) -> Vec<f32> {
+/// Adds to `bleep.channels` every other channel that carries an echo of the data: given the
+/// bleep's stretch of every channel (16 kHz), a channel that is not silent and whose level
+/// envelope follows that of a bleeped channel (see [`ECHO_CORRELATION`]).
+fn add_echo_channels(bleep: &mut Bleep, audio: &[Vec<f32>]) {
+    let speakers: Vec<usize> = bleep
+        .channels
+        .iter()
+        .map(|&channel| usize::from(channel))
+        .filter(|&channel| channel < audio.len())
+        .collect();
+    let echoes: Vec<u16> = (0..audio.len())
+        .filter(|channel| !speakers.contains(channel))
+        .filter(|&channel| {
+            speakers
+                .iter()
+                .any(|&speaker| carries_echo(&audio[speaker], &audio[channel]))
+        })
+        .map(|channel| channel as u16)
+        .collect();
+    bleep.channels.extend(echoes);
+    bleep.channels.sort_unstable();
+    bleep.channels.dedup();
+}
+
+/// Whether `other` holds an audible echo of `speech` (same stretch of two channels): its RMS is
+/// above [`ECHO_FLOOR`] and its 10 ms level envelope correlates with the speech's at some lag
+/// within ±[`ECHO_MAX_LAG_MS`]. A stretch too short to tell counts as an echo when audible.
+fn carries_echo(speech: &[f32], other: &[f32]) -> bool {
+    let level = |samples: &[f32]| {
+        (samples
+            .iter()
+            .map(|sample| f64::from(*sample).powi(2))
+            .sum::<f64>()
+            / samples.len().max(1) as f64)
+            .sqrt()
+    };
+    if level(other) <= ECHO_FLOOR {
+        return false;
+    }
+    let frame = (ECHO_FRAME_MS * u64::from(TARGET_SAMPLE_RATE) / 1000) as usize;
+    let envelope = |samples: &[f32]| -> Vec<f64> { samples.chunks(frame).map(level).collect() };
+    let (speech, other) = (envelope(speech), envelope(other));
+    let n = speech.len().min(other.len());
+    let max_lag = (ECHO_MAX_LAG_MS / ECHO_FRAME_MS) as usize;
+    if n < 4 * max_lag {
+        return true;
+    }
+    let correlation = |first: &[f64], second: &[f64]| {
+        let count = first.len() as f64;
+        let (mean_first, mean_second) = (
+            first.iter().sum::<f64>() / count,
+            second.iter().sum::<f64>() / count,
+        );
+        let (mut product, mut first_power, mut second_power) = (0.0, 0.0, 0.0);
+        for (a, b) in first.iter().zip(second) {
+            let (a, b) = (a - mean_first, b - mean_second);
+            product += a * b;
+            first_power += a * a;
+            second_power += b * b;
+        }
+        if first_power == 0.0 || second_power == 0.0 {
+            0.0
+        } else {
+            product / (first_power * second_power).sqrt()
+        }
+    };
+    (0..=max_lag).any(|lag| {
+        correlation(&speech[..n - lag], &other[lag..n]) >= ECHO_CORRELATION
+            || correlation(&speech[lag..n], &other[..n - lag]) >= ECHO_CORRELATION
+    })
+}
+
+/// Cuts `start_ms..end_ms` of every channel (16 kHz) and replaces each bleep's stretch (call
+/// time) of its channels with a 1 kHz tone. Returns interleaved samples.
+pub fn cut_clip(channels: &[Vec<f32>], start_ms: u64, end_ms: u64, bleep: &[Bleep]) -> Vec<f32> {
     cut_clip_at(channels, 0, start_ms, end_ms, bleep)
 }
 
@@ -720,7 +1013,7 @@ fn cut_clip_at(
     origin_ms: u64,
     start_ms: u64,
     end_ms: u64,
-    bleep: &[(u64, u64)],
+    bleep: &[Bleep],
 ) -> Vec<f32> {
     let rate = u64::from(TARGET_SAMPLE_RATE);
     let origin = (origin_ms * rate / 1000) as usize;
@@ -730,22 +1023,35 @@ fn cut_clip_at(
         .min(last)
         .saturating_sub(first);
     let ramp = (BLEEP_RAMP_MS * rate / 1000) as f32;
-    let bleep_frames: Vec<(usize, usize)> = bleep
-        .iter()
-        .map(|(start, end)| ((start * rate / 1000) as usize, (end * rate / 1000) as usize))
+    // Per channel, the frames to bleep.
+    let bleep_frames: Vec<Vec<(usize, usize)>> = (0..channels.len())
+        .map(|channel| {
+            bleep
+                .iter()
+                .filter(|bleep| bleep.channels.iter().any(|&c| usize::from(c) == channel))
+                .map(|bleep| {
+                    (
+                        (bleep.start_ms * rate / 1000) as usize,
+                        (bleep.end_ms * rate / 1000) as usize,
+                    )
+                })
+                .filter(|(start, end)| start < end)
+                .collect()
+        })
         .collect();
     let mut samples = Vec::with_capacity(n_frames * channels.len());
     for frame in first..first + n_frames {
-        let bleep_here = bleep_frames
-            .iter()
-            .find(|(start, end)| frame >= *start && frame < *end);
-        for channel in channels {
-            let sample = match bleep_here {
-                Some((start, end)) => {
+        for (channel, frames) in channels.iter().zip(&bleep_frames) {
+            // The fullest gain of the bleeps over this frame (ramps of adjacent ones overlap).
+            let gain = frames
+                .iter()
+                .filter(|(start, end)| frame >= *start && frame < *end)
+                .map(|(start, end)| ((frame - start).min(end - 1 - frame) as f32 / ramp).min(1.0))
+                .reduce(f32::max);
+            let sample = match gain {
+                Some(gain) => {
                     // Phase from call time, so adjacent bleeps join without a jump.
                     let time = frame as f64 / rate as f64;
-                    let edge = (frame - start).min(end - 1 - frame) as f32;
-                    let gain = (edge / ramp).min(1.0);
                     BLEEP_AMPLITUDE * gain * (std::f64::consts::TAU * BLEEP_HZ * time).sin() as f32
                 }
                 None => frame
@@ -780,10 +1086,49 @@ pub fn wav_bytes(samples: &[f32], n_channels: u16, sample_rate: u32) -> Result<V
     Ok(bytes.into_inner())
 }
 
-fn format_spans(spans: &[(u64, u64)]) -> String {
-    spans
+/// The `bleeped` column: each bleep as `m:ss.s–m:ss.s` in call time, then whose channel it is
+/// (`agent`, `customer`, `left`/`right` when speakers are unknown, `both channels`; nothing on
+/// a mono call) and `(whole utterance)` when it is not placed by word times; `; ` between.
+fn format_bleeps(bleeps: &[Bleep], speakers: &[crate::types::Speaker]) -> String {
+    use crate::types::Speaker;
+    let n_channels = speakers.len();
+    let channel_name = |channel: u16| match speakers.get(usize::from(channel)) {
+        Some(Speaker::Agent) => "agent".to_string(),
+        Some(Speaker::Customer) => "customer".to_string(),
+        _ if n_channels == 2 && channel < 2 => ["left", "right"][usize::from(channel)].to_string(),
+        _ => format!("channel {}", channel + 1),
+    };
+    bleeps
         .iter()
-        .map(|(start, end)| format!("{}–{}", format_time(*start), format_time(*end)))
+        .map(|bleep| {
+            let mut text = format!(
+                "{}–{}",
+                format_time(bleep.start_ms),
+                format_time(bleep.end_ms)
+            );
+            let every = (0..n_channels).all(|channel| bleep.channels.contains(&(channel as u16)));
+            if n_channels > 1 {
+                text.push(' ');
+                if every {
+                    text.push_str(if n_channels == 2 {
+                        "both channels"
+                    } else {
+                        "all channels"
+                    });
+                } else {
+                    let names: Vec<String> = bleep
+                        .channels
+                        .iter()
+                        .map(|&channel| channel_name(channel))
+                        .collect();
+                    text.push_str(&names.join(" + "));
+                }
+            }
+            if !bleep.by_words {
+                text.push_str(" (whole utterance)");
+            }
+            text
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -841,22 +1186,43 @@ fn write_clips(
                 )
             })
             .collect();
-        let clips = match read_spans(&audio.path, audio.n_channels, &spans) {
+        // The bleeps some clip reaches; on a call of several channels their stretches are read
+        // too, to find the channels that carry an echo of the data.
+        let overlaps =
+            |bleep: &Bleep, (start, end): (u64, u64)| bleep.start_ms < end && bleep.end_ms > start;
+        let mut bleeps: Vec<Bleep> = audio
+            .bleep
+            .iter()
+            .filter(|bleep| spans.iter().any(|span| overlaps(bleep, *span)))
+            .cloned()
+            .collect();
+        let mut to_read = spans.clone();
+        if audio.n_channels > 1 {
+            to_read.extend(bleeps.iter().map(|bleep| (bleep.start_ms, bleep.end_ms)));
+        }
+        let mut clips = match read_spans(&audio.path, audio.n_channels, &to_read) {
             Ok(clips) => clips,
             Err(problem) => {
                 problems.push((call_id.to_string(), problem));
                 continue;
             }
         };
+        let bleep_audio = clips.split_off(spans.len());
+        for (bleep, bleep_audio) in bleeps.iter_mut().zip(&bleep_audio) {
+            add_echo_channels(bleep, bleep_audio);
+        }
         for ((index, (start_ms, end_ms)), clip_channels) in
             indices.into_iter().zip(spans).zip(clips)
         {
             let row = &mut rows[index];
-            let bleeped: Vec<(u64, u64)> = audio
-                .bleep
+            let bleeped: Vec<Bleep> = bleeps
                 .iter()
-                .filter(|(start, end)| *start < end_ms && *end > start_ms)
-                .map(|(start, end)| ((*start).max(start_ms), (*end).min(end_ms)))
+                .filter(|bleep| overlaps(bleep, (start_ms, end_ms)))
+                .map(|bleep| Bleep {
+                    start_ms: bleep.start_ms.max(start_ms),
+                    end_ms: bleep.end_ms.min(end_ms),
+                    ..bleep.clone()
+                })
                 .collect();
             let samples = cut_clip_at(&clip_channels, start_ms, start_ms, end_ms, &bleeped);
             let bytes = wav_bytes(&samples, clip_channels.len() as u16, TARGET_SAMPLE_RATE)
@@ -875,18 +1241,20 @@ fn write_clips(
             row.clip = name;
             row.clip_start_ms = Some(start_ms);
             row.clip_end_ms = Some(end_ms);
-            row.bleeped = format_spans(&bleeped);
+            row.bleeped = format_bleeps(&bleeped, &audio.speakers);
         }
     }
     Ok(problems)
 }
 
-/// A call's recording, checked to be the one the run read, and the spans to bleep in it.
+/// A call's recording, checked to be the one the run read, and what to bleep in it.
 struct CallAudio {
     path: PathBuf,
     n_channels: u16,
     duration_ms: u64,
-    bleep: Vec<(u64, u64)>,
+    bleep: Vec<Bleep>,
+    /// The speaker of each channel of the recording (`Unknown` where the transcript has none).
+    speakers: Vec<crate::types::Speaker>,
 }
 
 /// Reads `spans` (call time) of every channel of `path` at 16 kHz: per span, per channel.
@@ -979,14 +1347,38 @@ fn call_audio(store: &Store, call: &CallRow) -> Result<CallAudio, String> {
         .clone()
         .or_else(|| transcript.language().map(str::to_string))
         .unwrap_or_else(|| "en".to_string());
-    let bleep = personal_data_spans(&transcript, &language);
+    let mut bleep = personal_data_spans(&transcript, &language);
     let info =
         probe_file(path).map_err(|error| format!("cannot decode {}: {error}", path.display()))?;
+    let speakers: Vec<crate::types::Speaker> = (0..info.n_channels)
+        .map(|channel| {
+            transcript
+                .channels
+                .iter()
+                .find(|transcribed| transcribed.channel == channel)
+                .map_or(crate::types::Speaker::Unknown, |transcribed| {
+                    transcribed.speaker
+                })
+        })
+        .collect();
+    // A transcript whose channels are not the recording's cannot say where the data is.
+    let channels_match = transcript.channels.len() == usize::from(info.n_channels)
+        && transcript
+            .segments
+            .iter()
+            .all(|segment| segment.channel < info.n_channels);
+    if !channels_match {
+        for bleep in &mut bleep {
+            bleep.channels = (0..info.n_channels).collect();
+        }
+        bleep = merge_bleeps(bleep);
+    }
     Ok(CallAudio {
         path: path.clone(),
         n_channels: info.n_channels,
         duration_ms: info.duration_ms,
         bleep,
+        speakers,
     })
 }
 
@@ -1023,7 +1415,7 @@ fn sheet_html(sample_id: &str, rows: &[SheetRow]) -> String {
          </style></head><body><h1>Audit sample {id}</h1>\
          <p>Listen to each clip and judge the finding. Write <b>correct</b> or <b>incorrect</b> in the <code>verdict</code> column of \
          <code>{csv}</code> (a note is welcome), then run <code>callqa audit import {csv} --out OUT</code>. \
-         A 1 kHz tone replaces utterances with personal data. Times are from the start of the call.</p>\
+         A 1 kHz tone replaces personal data, with a margin, on the channel of whoever said it (the whole utterance where its words could not be timed). Times are from the start of the call.</p>\
          <table><thead><tr><th>#</th><th>Call</th><th>Agent</th><th>Rule</th><th>Severity</th><th>Time</th><th>Evidence</th><th>Clip</th><th>Verdict</th></tr></thead><tbody>",
         id = escape_html(sample_id),
         csv = SHEET_CSV,
@@ -1451,7 +1843,12 @@ mod tests {
                 assert_eq!(samples.as_slice(), &channel[first..last]);
             }
             // Cut at its own origin, a clip is the clip cut from the whole call.
-            let bleep = [(start_ms + 50, start_ms + 90)];
+            let bleep = [Bleep {
+                start_ms: start_ms + 50,
+                end_ms: start_ms + 90,
+                channels: vec![0, 1],
+                by_words: true,
+            }];
             assert_eq!(
                 cut_clip_at(clip, *start_ms, *start_ms, *end_ms, &bleep),
                 cut_clip(&decoded.channels, *start_ms, *end_ms, &bleep)
@@ -1461,35 +1858,449 @@ mod tests {
         assert!(missing.unwrap_err().contains("/nonexistent/call.wav"));
     }
 
+    const RATE: usize = TARGET_SAMPLE_RATE as usize;
+
+    /// `seconds` of a sine at `frequency`: stands for a channel's speech.
+    fn sine(frequency: f32, seconds: usize) -> Vec<f32> {
+        (0..RATE * seconds)
+            .map(|index| {
+                0.5 * (std::f32::consts::TAU * frequency * index as f32 / RATE as f32).sin()
+            })
+            .collect()
+    }
+
+    /// Channel `channel` of interleaved `samples` over `from..to` ms of a clip from `clip_start`.
+    fn stretch(
+        samples: &[f32],
+        n_channels: usize,
+        channel: usize,
+        clip_start: usize,
+        (from, to): (usize, usize),
+    ) -> Vec<f32> {
+        ((from - clip_start) * RATE / 1000..(to - clip_start) * RATE / 1000)
+            .map(|frame| samples[frame * n_channels + channel])
+            .collect()
+    }
+
+    /// Whether a stretch is the bleep: 1 kHz, nothing of the speech's frequency.
+    fn is_tone(samples: &[f32], speech_hz: f64) -> bool {
+        let power = |frequency: f64| goertzel(samples, frequency, RATE as f64);
+        power(BLEEP_HZ) > 100.0 * power(speech_hz)
+    }
+
+    /// A stereo call: the agent on channel 0 (0–2 s), the customer on channel 1, who reads a
+    /// card number between 5.0 and 9.0 s of a 2.5–12.0 s utterance.
+    fn card_call() -> crate::types::CallTranscript {
+        use crate::types::{Layout, Speaker};
+        crate::types::CallTranscript::from_lines(
+            &[
+                (Speaker::Agent, 0, 2_000, "Union Bank, how can I help?"),
+                (
+                    Speaker::Customer,
+                    2_500,
+                    12_000,
+                    "I lost my card yesterday, the number is 4111 1111 1111 1111, please \
+                     block it right away.",
+                ),
+            ],
+            Layout::Stereo,
+        )
+    }
+
+    /// The customer's words with times: "is" 4.7–4.9 s, the card's four groups 5.0–9.0 s,
+    /// "please" 9.2–9.6 s.
+    fn card_words() -> Vec<TimedWord<'static>> {
+        [
+            ("I", 2_500, 2_600),
+            ("lost", 2_600, 2_900),
+            ("my", 2_900, 3_050),
+            ("card", 3_050, 3_400),
+            ("yesterday,", 3_400, 4_100),
+            ("the", 4_300, 4_400),
+            ("number", 4_400, 4_700),
+            ("is", 4_700, 4_900),
+            ("4111", 5_000, 6_000),
+            ("1111", 6_000, 7_000),
+            ("1111", 7_000, 8_000),
+            ("1111,", 8_000, 9_000),
+            ("please", 9_200, 9_600),
+            ("block", 9_600, 10_000),
+            ("it", 10_000, 10_200),
+            ("right", 10_300, 10_600),
+            ("away.", 10_600, 11_300),
+        ]
+        .into_iter()
+        .map(|(text, start_ms, end_ms)| TimedWord {
+            text,
+            start_ms,
+            end_ms,
+        })
+        .collect()
+    }
+
     #[test]
-    fn bleep_replaces_the_span_on_every_channel_with_a_tone() {
-        let rate = TARGET_SAMPLE_RATE as usize;
-        // Two channels of "speech": a 300 Hz sine.
-        let speech: Vec<f32> = (0..rate * 2)
-            .map(|index| 0.5 * (std::f32::consts::TAU * 300.0 * index as f32 / rate as f32).sin())
-            .collect();
-        let channels = vec![speech.clone(), speech];
-        let samples = cut_clip(&channels, 500, 1_500, &[(800, 1_200)]);
-        assert_eq!(samples.len(), rate * 2);
-        let frame = |ms: usize| (ms - 500) * rate / 1000;
-        // Outside the bleep: the original audio.
-        assert_eq!(samples[frame(600) * 2], channels[0][600 * rate / 1000]);
-        // Inside: a 1 kHz tone, the same on both channels, nothing of the 300 Hz left.
-        let inside: Vec<f32> = (frame(850)..frame(1_150))
-            .map(|index| samples[index * 2 + 1])
-            .collect();
-        let power = |frequency: f64| goertzel(&inside, frequency, rate as f64);
-        assert!(
-            power(1_000.0) > 100.0 * power(300.0),
-            "{} vs {}",
-            power(1_000.0),
-            power(300.0)
+    fn a_card_mid_utterance_is_bleeped_around_its_words_on_its_speakers_channel() {
+        let transcript = card_call();
+        let words = vec![Vec::new(), card_words()];
+        let bleeps = personal_data_bleeps(&transcript, "en", &words);
+        // From "is" to "please", and the margin.
+        assert_eq!(
+            bleeps,
+            vec![Bleep {
+                start_ms: 4_700 - WORD_BLEEP_MARGIN_MS,
+                end_ms: 9_600 + WORD_BLEEP_MARGIN_MS,
+                channels: vec![1],
+                by_words: true,
+            }]
         );
-        assert_eq!(samples[frame(900) * 2], samples[frame(900) * 2 + 1]);
+        // Agent at 300 Hz on the left, customer at 500 Hz on the right.
+        let channels = vec![sine(300.0, 13), sine(500.0, 13)];
+        let clip_start = 1_000;
+        let samples = cut_clip(&channels, clip_start as u64, 12_500, &bleeps);
+        assert_eq!(samples.len(), 11_500 * RATE / 1000 * 2);
+        // The customer's words before and after: the recording, sample for sample.
+        for (from, to) in [(1_000, 4_290), (10_010, 12_500)] {
+            let heard = stretch(&samples, 2, 1, clip_start, (from, to));
+            let recorded = &channels[1][from * RATE / 1000..to * RATE / 1000];
+            assert_eq!(heard, recorded, "{from}–{to} ms");
+        }
+        // The card's words and their surroundings: the tone only.
+        for (from, to) in [
+            (4_310, 5_000),
+            (5_000, 7_000),
+            (7_000, 9_000),
+            (9_000, 9_990),
+        ] {
+            let heard = stretch(&samples, 2, 1, clip_start, (from, to));
+            assert!(is_tone(&heard, 500.0), "{from}–{to} ms");
+        }
+        // The agent's channel is the recording throughout.
+        let agent = stretch(&samples, 2, 0, clip_start, (1_000, 12_500));
+        assert_eq!(agent, &channels[0][RATE..12_500 * RATE / 1000]);
+        // Written out, the tone is there and the speech around it intact.
         let bytes = wav_bytes(&samples, 2, TARGET_SAMPLE_RATE).unwrap();
-        let reader = hound::WavReader::new(Cursor::new(bytes)).unwrap();
+        let mut reader = hound::WavReader::new(Cursor::new(bytes)).unwrap();
         assert_eq!(reader.spec().bits_per_sample, 16);
-        assert_eq!(reader.duration() as usize, rate);
+        let written: Vec<f32> = reader
+            .samples::<i16>()
+            .map(|sample| f32::from(sample.unwrap()) / f32::from(i16::MAX))
+            .collect();
+        assert!(is_tone(
+            &stretch(&written, 2, 1, clip_start, (5_000, 9_000)),
+            500.0
+        ));
+        let before = stretch(&written, 2, 1, clip_start, (3_000, 4_000));
+        assert!(!is_tone(&before, 500.0));
+        assert!((before[100] - channels[1][3_000 * RATE / 1000 + 100]).abs() < 1e-4);
+        assert_eq!(
+            format_bleeps(
+                &bleeps,
+                &[
+                    crate::types::Speaker::Agent,
+                    crate::types::Speaker::Customer
+                ]
+            ),
+            "0:04.3–0:10.0 customer"
+        );
+    }
+
+    #[test]
+    fn data_opening_or_closing_an_utterance_is_bleeped_from_or_to_its_edge() {
+        use crate::types::{Layout, Speaker};
+        let transcript = crate::types::CallTranscript::from_lines(
+            &[(
+                Speaker::Customer,
+                1_000,
+                6_000,
+                "4111 1111 1111 1111 is mine",
+            )],
+            Layout::Stereo,
+        );
+        let words: Vec<TimedWord<'static>> = [
+            ("4111", 1_000, 2_000),
+            ("1111", 2_000, 3_000),
+            ("1111", 3_000, 4_000),
+            ("1111", 4_000, 5_000),
+            ("is", 5_000, 5_300),
+            ("mine", 5_300, 5_800),
+        ]
+        .into_iter()
+        .map(|(text, start_ms, end_ms)| TimedWord {
+            text,
+            start_ms,
+            end_ms,
+        })
+        .collect();
+        let bleeps = personal_data_bleeps(&transcript, "en", std::slice::from_ref(&words));
+        assert_eq!(
+            (bleeps[0].start_ms, bleeps[0].end_ms, bleeps[0].by_words),
+            (
+                1_000 - UTTERANCE_BLEEP_MARGIN_MS,
+                5_300 + WORD_BLEEP_MARGIN_MS,
+                true
+            )
+        );
+        let closing = crate::types::CallTranscript::from_lines(
+            &[(
+                Speaker::Customer,
+                1_000,
+                7_000,
+                "is mine 4111 1111 1111 1111",
+            )],
+            Layout::Stereo,
+        );
+        let mut reordered = words[4..].to_vec();
+        reordered.extend_from_slice(&words[..4]);
+        for (index, word) in reordered.iter_mut().enumerate() {
+            word.start_ms = 1_000 + 1_000 * index as u64;
+            word.end_ms = word.start_ms + 1_000;
+        }
+        let bleeps = personal_data_bleeps(&closing, "en", &[reordered]);
+        assert_eq!(
+            (bleeps[0].start_ms, bleeps[0].end_ms, bleeps[0].by_words),
+            (
+                2_000 - WORD_BLEEP_MARGIN_MS,
+                7_000 + UTTERANCE_BLEEP_MARGIN_MS,
+                true
+            )
+        );
+    }
+
+    #[test]
+    fn the_agents_data_is_bleeped_on_the_agent_channel_and_a_mono_calls_on_its_one() {
+        use crate::types::{Layout, Speaker};
+        let stereo = crate::types::CallTranscript::from_lines(
+            &[
+                (Speaker::Customer, 0, 2_000, "Can you read it back?"),
+                (Speaker::Agent, 2_500, 6_000, "Sure, 4111 1111 1111 1111."),
+            ],
+            Layout::Stereo,
+        );
+        let bleeps = personal_data_spans(&stereo, "en");
+        assert_eq!(bleeps.len(), 1);
+        assert_eq!(bleeps[0].channels, vec![0]);
+        assert!(!bleeps[0].by_words);
+        let mut mono = stereo.clone();
+        mono.layout = Layout::Mono;
+        for segment in &mut mono.segments {
+            segment.speaker = Speaker::Unknown;
+            segment.channel = 0;
+        }
+        let bleeps = personal_data_spans(&mono, "en");
+        assert_eq!(bleeps.len(), 1);
+        assert_eq!(bleeps[0].channels, vec![0]);
+        let samples = cut_clip(&[sine(300.0, 7)], 0, 7_000, &bleeps);
+        assert!(is_tone(&stretch(&samples, 1, 0, 0, (2_300, 6_200)), 300.0));
+        assert!(!is_tone(&stretch(&samples, 1, 0, 0, (0, 2_200)), 300.0));
+        assert_eq!(
+            format_bleeps(&bleeps, &[Speaker::Unknown]),
+            "0:02.2–0:06.2 (whole utterance)"
+        );
+    }
+
+    #[test]
+    fn missing_or_bad_word_times_bleep_the_whole_utterance() {
+        let transcript = card_call();
+        let whole = vec![Bleep {
+            start_ms: 2_500 - UTTERANCE_BLEEP_MARGIN_MS,
+            end_ms: 12_000 + UTTERANCE_BLEEP_MARGIN_MS,
+            channels: vec![1],
+            by_words: false,
+        }];
+        let with = |words: Vec<TimedWord<'static>>| {
+            personal_data_bleeps(&transcript, "en", &[Vec::new(), words])
+        };
+        // No word times at all, or none for this segment.
+        assert_eq!(personal_data_spans(&transcript, "en"), whole);
+        assert_eq!(with(Vec::new()), whole);
+        let good = card_words();
+        assert!(with(good.clone())[0].by_words);
+        // Times going back (two groups of the card swapped in time).
+        let mut words = good.clone();
+        words.swap(9, 10);
+        assert_eq!(with(words), whole);
+        // A word ending before it starts.
+        let mut words = good.clone();
+        words[8].end_ms = 4_950;
+        assert_eq!(with(words), whole);
+        // Outside the utterance, before or after.
+        let mut words = good.clone();
+        words[0].start_ms = 2_000;
+        assert_eq!(with(words), whole);
+        let mut words = good.clone();
+        words[16].end_ms = 12_500;
+        assert_eq!(with(words), whole);
+        // The words stop before the card does: its last group has no time.
+        assert_eq!(with(good[..11].to_vec()), whole);
+        // Words that are not the text's (another transcript's, or one missing).
+        let mut words = good.clone();
+        words[10].text = "2222";
+        assert_eq!(with(words), whole);
+        let mut words = good.clone();
+        words.remove(1);
+        assert_eq!(with(words), whole);
+        // Sixteen digits aligned into 400 ms: the alignment is wrong.
+        let mut words = good.clone();
+        for (index, word) in words[8..12].iter_mut().enumerate() {
+            word.start_ms = 5_000 + 100 * index as u64;
+            word.end_ms = word.start_ms + 100;
+        }
+        assert_eq!(with(words), whole);
+        // The whole utterance stays on the speaker's channel.
+        let channels = vec![sine(300.0, 13), sine(500.0, 13)];
+        let samples = cut_clip(&channels, 0, 13_000, &whole);
+        assert!(is_tone(&stretch(&samples, 2, 1, 0, (2_300, 12_200)), 500.0));
+        assert_eq!(stretch(&samples, 2, 0, 0, (0, 13_000)), channels[0]);
+        assert_eq!(
+            stretch(&samples, 2, 1, 0, (0, 2_200)),
+            &channels[1][..2_200 * RATE / 1000]
+        );
+    }
+
+    #[test]
+    fn two_pieces_of_data_in_an_utterance_get_a_bleep_each() {
+        use crate::types::{Layout, Speaker};
+        let transcript = crate::types::CallTranscript::from_lines(
+            &[(
+                Speaker::Customer,
+                1_000,
+                12_000,
+                "My card is 4111 1111 1111 1111 and I would also like to say my e-mail is \
+                 jane.doe@example.com thanks",
+            )],
+            Layout::Stereo,
+        );
+        let words: Vec<TimedWord<'static>> = [
+            ("My", 1_000, 1_200),
+            ("card", 1_200, 1_500),
+            ("is", 1_500, 1_700),
+            ("4111", 1_800, 2_800),
+            ("1111", 2_800, 3_800),
+            ("1111", 3_800, 4_800),
+            ("1111", 4_800, 5_800),
+            ("and", 6_000, 6_200),
+            ("I", 6_200, 6_300),
+            ("would", 6_300, 6_500),
+            ("also", 6_500, 6_800),
+            ("like", 6_800, 7_000),
+            ("to", 7_000, 7_100),
+            ("say", 7_100, 7_400),
+            ("my", 7_400, 7_600),
+            ("e-mail", 7_600, 8_000),
+            ("is", 8_000, 8_200),
+            ("jane.doe@example.com", 8_300, 10_300),
+            ("thanks", 10_800, 11_300),
+        ]
+        .into_iter()
+        .map(|(text, start_ms, end_ms)| TimedWord {
+            text,
+            start_ms,
+            end_ms,
+        })
+        .collect();
+        let bleeps = personal_data_bleeps(&transcript, "en", &[words]);
+        let times: Vec<(u64, u64)> = bleeps
+            .iter()
+            .map(|bleep| (bleep.start_ms, bleep.end_ms))
+            .collect();
+        assert_eq!(times, vec![(1_100, 6_600), (7_600, 11_700)]);
+        assert_eq!(
+            format_bleeps(&bleeps, &[crate::types::Speaker::Agent, Speaker::Customer]),
+            "0:01.1–0:06.6 customer; 0:07.6–0:11.7 customer"
+        );
+    }
+
+    #[test]
+    fn overlapping_bleeps_of_a_channel_merge_and_others_stay_apart() {
+        let bleep = |start_ms, end_ms, channel| Bleep {
+            start_ms,
+            end_ms,
+            channels: vec![channel],
+            by_words: true,
+        };
+        let merged = merge_bleeps(vec![
+            bleep(5_000, 7_000, 1),
+            bleep(1_000, 3_000, 1),
+            bleep(2_500, 4_000, 1),
+            bleep(2_000, 3_500, 0),
+        ]);
+        assert_eq!(
+            merged,
+            vec![
+                bleep(1_000, 4_000, 1),
+                bleep(2_000, 3_500, 0),
+                bleep(5_000, 7_000, 1)
+            ]
+        );
+    }
+
+    /// Syllable-like bursts: a 400 Hz tone switched on and off at random (seeded) in 50–300 ms
+    /// pieces, the envelope of speech.
+    fn bursts(seed: u64, seconds: usize) -> Vec<f32> {
+        let mut rng = SplitMix64::new(seed);
+        let mut samples = Vec::with_capacity(RATE * seconds);
+        let mut on = true;
+        while samples.len() < RATE * seconds {
+            let length = (50 + rng.below(250)) * RATE / 1000;
+            let level = if on { 0.3 } else { 0.0 };
+            for _ in 0..length {
+                let time = samples.len() as f32 / RATE as f32;
+                samples.push(level * (std::f32::consts::TAU * 400.0 * time).sin());
+            }
+            on = !on;
+        }
+        samples.truncate(RATE * seconds);
+        samples
+    }
+
+    #[test]
+    fn a_channel_echoing_the_data_is_bleeped_too_and_independent_speech_is_not() {
+        let speech = bursts(1, 4);
+        // The same speech 30 dB down and 120 ms late, over faint line noise.
+        let mut rng = SplitMix64::new(9);
+        let delay = 120 * RATE / 1000;
+        let echo: Vec<f32> = (0..speech.len())
+            .map(|index| {
+                let noise = (rng.below(2001) as f32 - 1000.0) * 1e-6;
+                index.checked_sub(delay).map_or(0.0, |at| 0.03 * speech[at]) + noise
+            })
+            .collect();
+        let other_speech = bursts(2, 4);
+        let silence = vec![0.0; speech.len()];
+        let line_noise: Vec<f32> = (0..speech.len())
+            .map(|_| (rng.below(2001) as f32 - 1000.0) * 1e-5)
+            .collect();
+        for (other, expected) in [
+            (&echo, vec![0, 1]),
+            (&other_speech, vec![0]),
+            (&silence, vec![0]),
+            (&line_noise, vec![0]),
+        ] {
+            let mut bleep = Bleep {
+                start_ms: 0,
+                end_ms: 4_000,
+                channels: vec![0],
+                by_words: true,
+            };
+            add_echo_channels(&mut bleep, &[speech.clone(), other.clone()]);
+            assert_eq!(bleep.channels, expected);
+        }
+        let both = Bleep {
+            start_ms: 0,
+            end_ms: 4_000,
+            channels: vec![0, 1],
+            by_words: false,
+        };
+        assert_eq!(
+            format_bleeps(
+                &[both],
+                &[
+                    crate::types::Speaker::Unknown,
+                    crate::types::Speaker::Unknown
+                ]
+            ),
+            "0:00.0–0:04.0 both channels (whole utterance)"
+        );
     }
 
     fn goertzel(samples: &[f32], frequency: f64, rate: f64) -> f64 {

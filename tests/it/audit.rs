@@ -5,8 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use callqa::audit::{MAX_CLIP_MS, personal_data_spans};
+use callqa::audit::{Bleep, MAX_CLIP_MS, personal_data_spans};
 use callqa::decode::{DecodeOptions, TARGET_SAMPLE_RATE, decode_file};
+use callqa::report::format_time;
 use callqa::store::{Outcome, Store};
 use serde_json::Value;
 
@@ -14,8 +15,8 @@ use crate::batch::{copy_dataset, fixture_run};
 use crate::support::{callqa, fixtures, read_table, rows_where, stderr_of, strings};
 
 type SheetRow = BTreeMap<String, String>;
-/// A call's channels (16 kHz) and the spans of call time the sampler must bleep.
-type CallAudio = (Vec<Vec<f32>>, Vec<(u64, u64)>);
+/// A call's channels (16 kHz) and what the sampler must bleep.
+type CallAudio = (Vec<Vec<f32>>, Vec<Bleep>);
 
 /// Runs `callqa sample` on `out` into `audit_dir` and returns the sheet's rows.
 fn sample(out: &Path, audit_dir: &Path, options: &[&str]) -> Vec<SheetRow> {
@@ -240,8 +241,8 @@ fn read_clip(path: &Path) -> Vec<Vec<f32>> {
     channels
 }
 
-/// The recording of a call as the run decoded it, and the spans the sampler must bleep
-/// (every utterance whose raw text holds personal data), from the run state.
+/// The recording of a call as the run decoded it, and what the sampler must bleep (the
+/// personal data in its raw transcript, on the speaker's channel), from the run state.
 fn call_audio_and_personal_data(out: &Path, call_id: &str) -> CallAudio {
     let store = Store::open(out).unwrap();
     let record = store.load_record(call_id).unwrap().unwrap();
@@ -341,17 +342,20 @@ fn each_clip_holds_the_audio_of_its_finding() {
             .map(|channel| rms(&channel[finding_frames.clone()]))
             .fold(0.0, f64::max);
         assert!(loudest > 0.01, "{row:?}: silent clip (rms {loudest})");
-        // Outside personal data the clip is the recording itself, at the clip's offset.
-        let bleeped = |frame: usize| {
+        // Outside personal data the clip is the recording itself, at the clip's offset: on
+        // every channel outside its bleeps, and on the channels a bleep leaves alone.
+        let bleeped = |frame: usize, channel: usize| {
             let ms = clip_start + frame as u64 / FRAMES_PER_MS;
-            bleeps
-                .iter()
-                .any(|(start, end)| ms + 1 >= *start && ms <= end + 1)
+            bleeps.iter().any(|bleep| {
+                bleep.channels.contains(&(channel as u16))
+                    && ms + 1 >= bleep.start_ms
+                    && ms <= bleep.end_ms + 1
+            })
         };
         let first_frame = (clip_start * FRAMES_PER_MS) as usize;
         for (channel, clip_channel) in clip.iter().enumerate() {
             for (frame, sample) in clip_channel.iter().enumerate() {
-                if !bleeped(frame) {
+                if !bleeped(frame, channel) {
                     let expected = original[channel][first_frame + frame].clamp(-1.0, 1.0);
                     assert!(
                         (sample - expected).abs() < 2.0 / 32_767.0,
@@ -360,26 +364,42 @@ fn each_clip_holds_the_audio_of_its_finding() {
                 }
             }
         }
-        // Over personal data: the 1 kHz tone on every channel, nothing else.
-        for (start, end) in bleeps.iter() {
-            let (start, end) = ((*start).max(clip_start) + 10, (*end).min(clip_end));
+        // Over personal data: the 1 kHz tone on the bleep's channels, nothing else.
+        let mut listed = Vec::new();
+        for bleep in bleeps.iter() {
+            if bleep.start_ms >= clip_end || bleep.end_ms <= clip_start {
+                continue;
+            }
+            let (start, end) = (bleep.start_ms.max(clip_start), bleep.end_ms.min(clip_end));
+            listed.push(format!("{}–{}", format_time(start), format_time(end)));
+            let start = start + 10;
             if start + 60 > end {
                 continue;
             }
             for block in blocks(clip_start, start, end) {
-                for channel in &clip {
-                    let share = tone_share(&channel[block.clone()]);
+                for &channel in &bleep.channels {
+                    let share = tone_share(&clip[usize::from(channel)][block.clone()]);
                     assert!(share > 0.95, "{row:?}: not the bleep tone ({share:.2})");
                 }
             }
+        }
+        // The sheet lists each bleeped interval of the clip, in call time.
+        let column: Vec<&str> = row["bleeped"]
+            .split("; ")
+            .filter(|part| !part.is_empty())
+            .collect();
+        assert_eq!(column.len(), listed.len(), "{row:?}: {listed:?}");
+        for (part, interval) in column.iter().zip(&listed) {
+            assert!(part.starts_with(interval.as_str()), "{row:?}: {listed:?}");
         }
     }
 }
 
 /// The card number of c05 (read by the customer, repeated by the agent) is under the bleep
-/// in every clip that covers it: where the script says it was spoken, there is only the tone.
-/// This depends on the transcript holding the number: audio the ASR did not turn into
-/// recognisable personal data cannot be bleeped.
+/// in every clip that covers it, on the channel of whoever read it; the other channel, and
+/// the speech of each utterance outside the bleep, stay audible. This depends on the
+/// transcript holding the number: audio the ASR did not turn into recognisable personal data
+/// cannot be bleeped.
 #[test]
 fn card_digits_are_never_heard_in_a_clip() {
     let run = fixture_run();
@@ -414,6 +434,20 @@ fn bleeps_follow_the_personal_data_in_the_transcript() {
     assert_card_number_bleeped(&out, &folder.path().join("c05"));
 }
 
+/// When the first digit of the card starts after the start of the sentence that reads it, in
+/// ms: espeak-ng's word events for the fixture's voices (customer `en-us+m7`, agent `en-us+f2`,
+/// 150 words per minute), measured once; the card ends with its sentence.
+const CARD_ONSET_MS: [(&str, u64); 2] = [("customer", 2_064), ("agent", 799)];
+
+/// Blocks of 50 ms of a clip channel over `from..to` (call time, clipped to the clip).
+fn clip_blocks(clip_start: u64, clip_end: u64, from: u64, to: u64) -> Vec<std::ops::Range<usize>> {
+    let (from, to) = (from.max(clip_start), to.min(clip_end));
+    if from + 60 > to {
+        return Vec::new();
+    }
+    blocks(clip_start, from, to)
+}
+
 fn assert_card_number_bleeped(out: &Path, audit_dir: &Path) {
     let rows = sample(
         out,
@@ -424,18 +458,25 @@ fn assert_card_number_bleeped(out: &Path, audit_dir: &Path) {
         serde_json::from_str(&std::fs::read_to_string(fixtures().join("expected.json")).unwrap())
             .unwrap();
     let script = &expected["c05_card_number"];
-    let card_utterances: Vec<(u64, u64)> = ["agent", "customer"]
+    // The agent is on the left (channel 0), the customer on the right.
+    let channel_of = |speaker: &str| usize::from(speaker == "customer");
+    let seconds = |value: &Value| (value.as_f64().unwrap() * 1000.0).round() as u64;
+    // (speaker, sentence start, card start, card end) of each reading of the card.
+    let readings: Vec<(&str, u64, u64, u64)> = CARD_ONSET_MS
         .iter()
-        .flat_map(|speaker| script[speaker].as_array().unwrap())
-        .filter(|sentence| sentence["text"].as_str().unwrap().contains("4111"))
-        .map(|sentence| {
-            (
-                (sentence["start_s"].as_f64().unwrap() * 1000.0) as u64,
-                (sentence["end_s"].as_f64().unwrap() * 1000.0) as u64,
-            )
+        .flat_map(|&(speaker, onset)| {
+            script[speaker]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|sentence| sentence["text"].as_str().unwrap().contains("4111"))
+                .map(move |sentence| {
+                    let start = seconds(&sentence["start_s"]);
+                    (speaker, start, start + onset, seconds(&sentence["end_s"]))
+                })
         })
         .collect();
-    assert_eq!(card_utterances.len(), 2);
+    assert_eq!(readings.len(), 2);
     let clips: Vec<&SheetRow> = rows
         .iter()
         .filter(|row| row["call_id"] == "c05_card_number")
@@ -446,24 +487,85 @@ fn assert_card_number_bleeped(out: &Path, audit_dir: &Path) {
         let clip = read_clip(&audit_dir.join(&row["clip"]));
         let clip_start = number(row, "clip_start_ms").unwrap();
         let clip_end = number(row, "clip_end_ms").unwrap();
-        for (start, end) in &card_utterances {
-            let (start, end) = ((*start).max(clip_start), (*end).min(clip_end));
-            if start + 60 > end {
-                continue;
+        let show = |at: &std::ops::Range<usize>| clip_start + (at.start as u64) / FRAMES_PER_MS;
+        for &(speaker, sentence_start, card_start, card_end) in &readings {
+            let channel = channel_of(speaker);
+            // The digits (and 50 ms either side, for the precision of the onset): the tone, on
+            // the reader's channel.
+            for block in clip_blocks(clip_start, clip_end, card_start - 50, card_end + 50) {
+                let share = tone_share(&clip[channel][block.clone()]);
+                assert!(
+                    share > 0.95,
+                    "{}: the card number can be heard ({} ms, {speaker}'s channel, 1 kHz share {share:.2}); bleeped: {:?}",
+                    row["clip"],
+                    show(&block),
+                    row["bleeped"]
+                );
+                n_checked += 1;
             }
-            for block in blocks(clip_start, start, end) {
-                for (channel, samples) in clip.iter().enumerate() {
-                    let share = tone_share(&samples[block.clone()]);
+            // The other channel is not bleeped while the card is read, except around its own
+            // speaker's reading of it (1 s either side of that sentence).
+            let other_reads = |ms: u64| {
+                readings.iter().any(|&(other, start, _, end)| {
+                    other != speaker && ms + 1_000 >= start && ms <= end + 1_000
+                })
+            };
+            for block in clip_blocks(clip_start, clip_end, card_start, card_end) {
+                if other_reads(show(&block)) || other_reads(show(&block) + 50) {
+                    continue;
+                }
+                let share = tone_share(&clip[1 - channel][block.clone()]);
+                assert!(
+                    share < 0.5,
+                    "{}: the other side is bleeped at {} ms (1 kHz share {share:.2}); bleeped: {:?}",
+                    row["clip"],
+                    show(&block),
+                    row["bleeped"]
+                );
+            }
+            // Where the bleep was placed by word times, the sentence before the card is
+            // heard up to the word before it and the margin (1.5 s from the digits is safe);
+            // else the whole utterance is under the tone.
+            let whole_utterance = row["bleeped"]
+                .split("; ")
+                .any(|part| part.contains(speaker) && part.contains("(whole utterance)"));
+            if whole_utterance {
+                for block in clip_blocks(clip_start, clip_end, sentence_start, card_start) {
+                    let share = tone_share(&clip[channel][block.clone()]);
+                    assert!(share > 0.95, "{}: {} ms", row["clip"], show(&block));
+                }
+            } else {
+                let before = clip_blocks(clip_start, clip_end, sentence_start, card_start - 1_500);
+                for block in &before {
+                    let share = tone_share(&clip[channel][block.clone()]);
                     assert!(
-                        share > 0.95,
-                        "{}: speech where the card number was read ({} ms, channel {channel}, 1 kHz share {share:.2}); bleeped: {:?}",
+                        share < 0.5,
+                        "{}: speech bleeped at {} ms",
                         row["clip"],
-                        clip_start + (block.start as u64) / FRAMES_PER_MS,
-                        row["bleeped"]
+                        show(block)
                     );
-                    n_checked += 1;
                 }
             }
+        }
+        // Speech without personal data is never bleeped: the agent's greeting.
+        let greeting = &script["agent"][0];
+        let greeting_blocks = clip_blocks(
+            clip_start,
+            clip_end,
+            seconds(&greeting["start_s"]),
+            seconds(&greeting["end_s"]),
+        );
+        for block in &greeting_blocks {
+            let samples = &clip[channel_of("agent")][block.clone()];
+            assert!(
+                tone_share(samples) < 0.5,
+                "{}: greeting bleeped",
+                row["clip"]
+            );
+        }
+        if let (Some(first), Some(last)) = (greeting_blocks.first(), greeting_blocks.last()) {
+            let level = rms(&clip[channel_of("agent")][first.start..last.end]);
+            assert!(level > 0.01, "{}: greeting silent ({level})", row["clip"]);
         }
     }
     assert!(n_checked > 0, "no clip of c05 covers the card number");
