@@ -397,6 +397,9 @@ fn build(
                 arousal: tone.and_then(|tone| tone.arousal),
             });
         }
+        // Counted: the finding lowered the score, as `score_call` and `aggregate_agents` count
+        // it (a scored call, a finding against the agent).
+        let scored = analysis.score.status == CallStatus::Scored;
         for (finding, evidence) in analysis.findings.iter().zip(evidence) {
             tables.findings.push(FindingRow {
                 call_id: spec.call_id.clone(),
@@ -411,6 +414,7 @@ fn build(
                 end_ms: finding.end_ms,
                 evidence,
                 description: finding.description.clone(),
+                counted: scored && finding.counts_against_agent(),
             });
         }
         summary.n_segments += transcript.segments.len();
@@ -519,6 +523,179 @@ mod tests {
             .collect();
         let texts = tables.segments.iter().map(|row| row.text.clone()).collect();
         (evidence, texts)
+    }
+
+    /// The tables of stored calls of one day, each a transcript (stereo, agent on the left) or
+    /// a failure, analysed with the default options.
+    /// An utterance: channel (0 the agent), start and end in ms, text.
+    type Line<'a> = (u16, u64, u64, &'a str);
+
+    /// A call: id, agent, and its utterances, or `None` for a failed input.
+    type TestCall<'a> = (&'a str, &'a str, Option<&'a [Line<'a>]>);
+
+    fn day_tables(calls: &[TestCall<'_>]) -> Tables {
+        let folder = tempfile::tempdir().expect("temporary folder");
+        let store = Store::open(folder.path()).expect("store opens");
+        let started_at = chrono::DateTime::parse_from_rfc3339("2024-03-15T10:00:00Z")
+            .expect("time")
+            .with_timezone(&chrono::Utc);
+        let records: Vec<CallRecord> = calls
+            .iter()
+            .map(|(call_id, agent_id, lines)| {
+                let outcome = match lines {
+                    Some(lines) => {
+                        let segments = lines
+                            .iter()
+                            .map(|(channel, start_ms, end_ms, text)| Segment {
+                                speaker: if *channel == 0 {
+                                    Speaker::Agent
+                                } else {
+                                    Speaker::Customer
+                                },
+                                channel: *channel,
+                                start_ms: *start_ms,
+                                end_ms: *end_ms,
+                                text: text.to_string(),
+                                confidence: 0.9,
+                                quality: SegmentQuality::Ok,
+                            })
+                            .collect();
+                        let transcript = CallTranscript {
+                            duration_ms: 30_000,
+                            layout: Layout::Stereo,
+                            source_sample_rate: 8000,
+                            channels: Vec::new(),
+                            segments,
+                        };
+                        store
+                            .save_transcript(call_id, &transcript)
+                            .expect("transcript saved");
+                        Outcome::Transcribed {
+                            transcript_key: call_id.to_string(),
+                        }
+                    }
+                    None => Outcome::Failed(Failure {
+                        stage: "decode".to_string(),
+                        error: "empty".to_string(),
+                        message: format!("{call_id}.wav is empty"),
+                    }),
+                };
+                CallRecord {
+                    spec: CallSpec {
+                        call_id: call_id.to_string(),
+                        agent_id: agent_id.to_string(),
+                        path: format!("{call_id}.wav").into(),
+                        started_at: Some(started_at),
+                        agent_channel: Some(ChannelSide::Left),
+                        language: Some("en".to_string()),
+                    },
+                    outcome,
+                    audio_sha256: None,
+                    model_id: None,
+                    asr_settings: None,
+                    processed_at: started_at,
+                    stage_seconds: BTreeMap::new(),
+                    decode_notes: Vec::new(),
+                }
+            })
+            .collect();
+        let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+        let analyzer = Analyzer::load(&rules, AnalysisOptions::default()).expect("rules load");
+        build_tables(&store, &analyzer, &records).expect("tables").0
+    }
+
+    /// `counted` marks exactly the findings of scored calls that count against the agent, and
+    /// the distinct (call, rule) pairs of counted findings per agent, day and category are the
+    /// `agents` table's failures, also where a rule fails twice in one call.
+    #[test]
+    fn counted_findings_are_the_agents_failures() {
+        let rude: &[Line<'_>] = &[
+            (0, 100, 2600, "Union Bank, Maria speaking, how can I help?"),
+            (1, 2700, 5000, "You idiot, my card is still blocked."),
+            (0, 5100, 8000, "You idiot, I told you it takes five days."),
+            (1, 8100, 9000, "Excuse me?"),
+            (0, 9100, 12000, "What a bunch of idiots. Goodbye."),
+        ];
+        let short: &[Line<'_>] = &[(0, 100, 1500, "Hello?")];
+        let tables = day_tables(&[
+            ("rude", "maria", Some(rude)),
+            ("short", "maria", Some(short)),
+            ("broken", "maria", None),
+        ]);
+        let status: BTreeMap<&str, &str> = tables
+            .calls
+            .iter()
+            .map(|call| (call.call_id.as_str(), call.status.as_str()))
+            .collect();
+        assert_eq!(
+            status,
+            BTreeMap::from([
+                ("broken", "failed"),
+                ("rude", "scored"),
+                ("short", "not_scorable")
+            ])
+        );
+        // The insult twice in one call: two counted findings, one failure.
+        let insults: Vec<&FindingRow> = tables
+            .findings
+            .iter()
+            .filter(|row| row.rule_id == "forbidden.insult")
+            .collect();
+        assert_eq!(insults.len(), 2, "{insults:#?}");
+        assert!(
+            insults
+                .iter()
+                .all(|row| row.counted && row.call_id == "rude")
+        );
+        assert!(
+            tables
+                .findings
+                .iter()
+                .any(|row| row.call_id == "short" && row.severity != "info"),
+            "{:#?}",
+            tables.findings
+        );
+        for row in &tables.findings {
+            let counts_against = row.speaker != "customer" && row.severity != "info";
+            assert_eq!(
+                row.counted,
+                status[row.call_id.as_str()] == "scored" && counts_against,
+                "{row:#?}"
+            );
+        }
+        // The README's query: distinct (call_id, rule_id) of counted findings.
+        let mut failures: BTreeMap<(&str, NaiveDate, &str), u32> = BTreeMap::new();
+        let distinct: std::collections::BTreeSet<(&str, NaiveDate, &str, &str, &str)> = tables
+            .findings
+            .iter()
+            .filter(|row| row.counted)
+            .map(|row| {
+                (
+                    row.agent_id.as_str(),
+                    row.call_date,
+                    row.category.as_str(),
+                    row.call_id.as_str(),
+                    row.rule_id.as_str(),
+                )
+            })
+            .collect();
+        for (agent_id, call_date, category, _, _) in distinct {
+            *failures.entry((agent_id, call_date, category)).or_default() += 1;
+        }
+        let mut from_agents: BTreeMap<(&str, NaiveDate, &str), u32> = BTreeMap::new();
+        for agent in &tables.agents {
+            assert_eq!(agent.calls, 2, "failed inputs are not calls of `agents`");
+            for (category, count) in &agent.failures_by_category {
+                if *count > 0 {
+                    from_agents.insert((&agent.agent_id, agent.call_date, category), *count);
+                }
+            }
+        }
+        assert_eq!(failures, from_agents);
+        assert_eq!(
+            failures[&("maria", insults[0].call_date, "forbidden_language")],
+            1
+        );
     }
 
     /// Evidence is written as the rules redacted it: the clock and machine-written numbers

@@ -155,6 +155,12 @@ pub struct FindingRow {
     /// Redacted evidence.
     pub evidence: String,
     pub description: String,
+    /// The finding lowered its call's score and counts as a failure of the agent: the call was
+    /// scored (not `not_scorable`) and the finding counts against the agent (not `info`, not
+    /// the customer's own words). A rule that fails several times in one call costs its
+    /// points once and is one failure in `agents.failures_<category>`: that column counts
+    /// the distinct `(call_id, rule_id)` of counted findings, not the counted rows.
+    pub counted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -502,6 +508,10 @@ fn findings_frame(rows: &[&FindingRow]) -> Result<DataFrame, DatasetError> {
                 rows.iter()
                     .map(|row| row.description.as_str())
                     .collect::<Vec<_>>(),
+            ),
+            column(
+                "counted",
+                rows.iter().map(|row| row.counted).collect::<Vec<_>>(),
             ),
         ],
     )
@@ -1435,6 +1445,7 @@ fn parse_findings(data_frame: &DataFrame, call_date: NaiveDate) -> PolarsResult<
     let ends = cells.u64s("end_ms")?;
     let evidence = cells.texts("evidence")?;
     let descriptions = cells.texts("description")?;
+    let counted = cells.bools("counted")?;
     Ok((0..data_frame.height())
         .map(|index| FindingRow {
             call_id: call_ids[index].clone(),
@@ -1449,6 +1460,7 @@ fn parse_findings(data_frame: &DataFrame, call_date: NaiveDate) -> PolarsResult<
             end_ms: ends[index],
             evidence: evidence[index].clone(),
             description: descriptions[index].clone(),
+            counted: counted[index],
         })
         .collect())
 }
@@ -1742,6 +1754,7 @@ mod tests {
                 end_ms: None,
                 evidence: "not said".to_string(),
                 description: "say hello".to_string(),
+                counted: true,
             }],
             agents: vec![AgentRow {
                 agent_id: "A1".to_string(),
@@ -1758,6 +1771,34 @@ mod tests {
             failures: vec![failure_row("bad", "2024-03-15")],
         };
         write_tables(out.path(), &tables, Shard::WHOLE, date("2024-03-16")).unwrap();
+        // The findings table's columns, `counted` a boolean.
+        let file = std::fs::File::open(
+            out.path()
+                .join("findings/call_date=2024-03-14/part-0-of-1.parquet"),
+        )
+        .unwrap();
+        let findings = ParquetReader::new(file).finish().unwrap();
+        assert_eq!(
+            findings.get_column_names_str(),
+            vec![
+                "call_id",
+                "agent_id",
+                "rule_id",
+                "category",
+                "severity",
+                "points",
+                "speaker",
+                "start_ms",
+                "end_ms",
+                "evidence",
+                "description",
+                "counted"
+            ]
+        );
+        assert_eq!(
+            findings.column("counted").unwrap().dtype(),
+            &DataType::Boolean
+        );
         let read = read_tables(out.path(), &|_| true).unwrap();
         assert_eq!(read.calls, tables.calls);
         assert_eq!(read.segments, tables.segments);

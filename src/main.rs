@@ -88,9 +88,10 @@ struct AnalysisArgs {
     /// For jurisdictions that restrict emotion inference about employees.
     #[arg(long)]
     no_agent_vocal_analysis: bool,
-    /// Calls scoring below this are flagged.
-    #[arg(long, default_value_t = 70.0)]
-    flag_below: f64,
+    /// Calls scoring below this are flagged. Remembered by the dataset: later runs, `rescore`
+    /// and `report` use the last one given; 70 until one is.
+    #[arg(long)]
+    flag_below: Option<f64>,
     /// The site's time zone (IANA name, e.g. America/New_York): a call's date is its local
     /// date there, and start times without an offset are local times. The dataset remembers
     /// the last one given; UTC until one is.
@@ -104,7 +105,19 @@ impl AnalysisArgs {
     fn options(&self, out: &Path) -> anyhow::Result<AnalysisOptions> {
         let timezone = match &self.timezone {
             Some(name) => {
-                parse_timezone(name).map_err(|message| anyhow::anyhow!("--timezone: {message}"))?
+                let timezone = parse_timezone(name)
+                    .map_err(|message| anyhow::anyhow!("--timezone: {message}"))?;
+                if let Some(before) = Store::remembered_timezone(out)
+                    && before != timezone.name()
+                {
+                    eprintln!(
+                        "warning: {} counted call dates in {before}; with --timezone {} every \
+                         day is written again, and calls near midnight may move to another date",
+                        out.display(),
+                        timezone.name()
+                    );
+                }
+                timezone
             }
             None => match Store::remembered_timezone(out) {
                 Some(name) => parse_timezone(&name).map_err(|message| {
@@ -119,7 +132,11 @@ impl AnalysisArgs {
             timezone,
             ..AnalysisOptions::default()
         };
-        options.scoring.flag_threshold = self.flag_below;
+        options.scoring.flag_threshold = match self.flag_below {
+            Some(value) if value.is_finite() => value,
+            Some(value) => anyhow::bail!("--flag-below {value}: expected a score such as 70"),
+            None => Store::remembered_flag_threshold(out).unwrap_or(options.scoring.flag_threshold),
+        };
         Ok(options)
     }
 }
@@ -689,11 +706,13 @@ fn command_rescore(arguments: RescoreArgs, quiet: bool) -> anyhow::Result<u8> {
     ensure_dataset(&arguments.out)?;
     let options = arguments.analysis.options(&arguments.out)?;
     let timezone = options.timezone;
+    let flag_threshold = options.scoring.flag_threshold;
     let analyzer = Analyzer::load(&arguments.analysis.rules.rules, options)?;
     let store = Store::open(&arguments.out)?;
     let shard = Shard::parse(&arguments.shard).map_err(anyhow::Error::msg)?;
     let _lock = store.lock_shard(shard.index, shard.count)?;
     store.remember_timezone(timezone.name())?;
+    store.remember_flag_threshold(flag_threshold)?;
     let mut summary = RunSummary {
         out: arguments.out.display().to_string(),
         rules_hash: analyzer.rules_hash().to_string(),

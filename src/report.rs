@@ -2,9 +2,16 @@
 //! by `callqa report` for a date or a range of dates, and after each `callqa audit import`.
 //!
 //! Contents: team summary; score per call date; agents (sortable, with each agent's trend
-//! against the 30 days before); score distribution; findings by category and by rule, with
-//! the precision of each rule measured by auditors; the worst calls with their evidence and
-//! what was said; inputs that could not be processed.
+//! against the 30 days before); score distribution; failures by category and findings by
+//! rule, with the precision of each rule measured by auditors; the worst calls with their
+//! evidence and what was said; inputs that could not be processed.
+//!
+//! The numbers the `agents` table also holds are the same numbers here: a call is a call
+//! that was processed (scored or not scorable), as in `agents.calls`; inputs that could not
+//! be processed are counted apart, per agent and for the team. A failure is a rule failed on
+//! a scored call (the findings marked `counted`, a rule once per call), as in
+//! `agents.failures_<category>`. Times are shown in the dataset's time zone, in which call
+//! dates are counted.
 //!
 //! Promises:
 //! - No network access: no external scripts, fonts, styles or images; charts are inline SVG.
@@ -22,12 +29,13 @@ use std::fmt::Write;
 use std::path::Path;
 
 use chrono::{Days, NaiveDate};
+use chrono_tz::Tz;
 
 use crate::dataset::{
-    AuditRow, CATEGORIES, CallRow, DatasetError, FindingRow, SegmentRow, Tables, read_audits,
-    read_calls, read_failures, read_findings, read_segments,
+    AuditRow, CATEGORIES, CallRow, DatasetError, FailureRow, FindingRow, SegmentRow, Tables,
+    read_audits, read_calls, read_failures, read_findings, read_segments,
 };
-use crate::store::{StoreError, write_atomically};
+use crate::store::{Store, StoreError, write_atomically};
 
 /// Days before the latest call date that an agent's trend compares against.
 pub const TREND_BASELINE_DAYS: u64 = 30;
@@ -79,12 +87,57 @@ pub enum ReportError {
     Store(#[from] StoreError),
 }
 
+/// How the dataset was analysed, as far as the report has to say it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReportSettings {
+    /// The site's time zone, in which call dates are local dates: the report shows times in it.
+    pub timezone: Tz,
+    /// The score below which the run flagged calls (`--flag-below`). `None` when the caller
+    /// does not know it: the report then states the default if the calls' flags agree with it,
+    /// else the range the flags put it in.
+    pub flag_threshold: Option<f64>,
+}
+
+impl Default for ReportSettings {
+    fn default() -> Self {
+        ReportSettings {
+            timezone: Tz::UTC,
+            flag_threshold: None,
+        }
+    }
+}
+
+impl ReportSettings {
+    /// The settings the dataset in `out` remembers: its time zone (`OUT/.callqa/timezone`,
+    /// UTC when none was given, as analysis counts dates) and its flag threshold
+    /// (`OUT/.callqa/flag_below`, written by every run and rescore).
+    pub fn of_dataset(out: &Path) -> ReportSettings {
+        ReportSettings {
+            timezone: Store::remembered_timezone(out)
+                .and_then(|name| name.parse::<Tz>().ok())
+                .unwrap_or(Tz::UTC),
+            flag_threshold: Store::remembered_flag_threshold(out),
+        }
+    }
+}
+
+/// Reads the dataset in `out` (every shard) and writes the report of `period` to `path`, with
+/// the settings the dataset remembers ([`ReportSettings::of_dataset`]).
+pub fn write_report(out: &Path, period: Period, path: &Path) -> Result<(), ReportError> {
+    write_report_with(out, period, path, &ReportSettings::of_dataset(out))
+}
+
 /// Reads the dataset in `out` (every shard) and writes the report of `period` to `path`.
 ///
 /// Reads calls of the period and the [`TREND_BASELINE_DAYS`] before it (they give the
 /// trend), findings and failures of the period, every audit verdict, and segments only of the
 /// dates of the worst calls.
-pub fn write_report(out: &Path, period: Period, path: &Path) -> Result<(), ReportError> {
+pub fn write_report_with(
+    out: &Path,
+    period: Period,
+    path: &Path,
+    settings: &ReportSettings,
+) -> Result<(), ReportError> {
     let calls = read_calls(out, &|date| period.with_baseline(date))?;
     let worst_ids: BTreeSet<&str> = worst_calls(&calls, period)
         .iter()
@@ -107,7 +160,7 @@ pub fn write_report(out: &Path, period: Period, path: &Path) -> Result<(), Repor
         calls,
     };
     let audits = read_audits(out)?;
-    let html = render(&tables, &audits, period);
+    let html = render(&tables, &audits, period, settings);
     write_atomically(path, html.as_bytes(), false)?;
     Ok(())
 }
@@ -208,14 +261,19 @@ header.tabIndex=0;header.addEventListener('click',function(){sortBy(table,header
 header.addEventListener('keydown',function(event){if(event.key==='Enter'||event.key===' '){event.preventDefault();sortBy(table,header,column);}});});});\
 })();";
 
-/// Scores of one group of calls: what the summary and the agents table show.
+/// Scores of one group of calls: what the summary and the agents table show. Counted as the
+/// `agents` table counts them: calls that were processed (scored or not scorable); a failed
+/// input (a `failed` row of `calls`) is no call here and is counted apart, from `failures`.
 #[derive(Debug, Default)]
 struct ScoreStats {
+    /// Scored and not scorable calls: `agents.calls`.
     calls: usize,
+    /// `agents.scorable`.
     scorable: usize,
     not_scorable: usize,
-    failed: usize,
+    /// `agents.flagged`.
     flagged: usize,
+    /// Scored calls that were not flagged.
     passed: usize,
     /// Sorted.
     scores: Vec<f64>,
@@ -225,7 +283,6 @@ impl ScoreStats {
     fn of<'a>(calls: impl IntoIterator<Item = &'a CallRow>) -> ScoreStats {
         let mut stats = ScoreStats::default();
         for call in calls {
-            stats.calls += 1;
             match call.status.as_str() {
                 "scored" => {
                     stats.scorable += 1;
@@ -234,8 +291,10 @@ impl ScoreStats {
                     }
                 }
                 "not_scorable" => stats.not_scorable += 1,
-                _ => stats.failed += 1,
+                // A failed input: not a call of `agents`.
+                _ => continue,
             }
+            stats.calls += 1;
             if call.flagged {
                 stats.flagged += 1;
             }
@@ -278,8 +337,14 @@ fn worst_calls(calls: &[CallRow], period: Period) -> Vec<&CallRow> {
 /// `tables` is the dataset or any part of it that holds the period and the
 /// [`TREND_BASELINE_DAYS`] before it; rows outside the period only feed the trend. Segments
 /// are needed only for the worst calls; `agents` is not used (statistics over a range of
-/// dates are computed from the calls themselves). `audits` are all verdicts to date.
-pub fn render(tables: &Tables, audits: &[AuditRow], period: Period) -> String {
+/// dates are computed from the calls themselves, counted as `agents` counts them). `audits`
+/// are all verdicts to date.
+pub fn render(
+    tables: &Tables,
+    audits: &[AuditRow],
+    period: Period,
+    settings: &ReportSettings,
+) -> String {
     let calls: Vec<&CallRow> = tables
         .calls
         .iter()
@@ -290,11 +355,12 @@ pub fn render(tables: &Tables, audits: &[AuditRow], period: Period) -> String {
         .iter()
         .filter(|finding| period.contains(finding.call_date))
         .collect();
-    let n_failed_inputs = tables
+    let failures: Vec<&FailureRow> = tables
         .failures
         .iter()
         .filter(|failure| period.contains(failure.call_date))
-        .count();
+        .collect();
+    let n_failed_inputs = failures.len();
     let dates: BTreeSet<NaiveDate> = calls.iter().map(|call| call.call_date).collect();
     let period_label = match (
         period.from.or(dates.first().copied()),
@@ -312,7 +378,7 @@ pub fn render(tables: &Tables, audits: &[AuditRow], period: Period) -> String {
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
          <title>Call quality · {period}</title><style>{STYLE}</style></head><body>\
-         <header><h1>Call quality report</h1><p class=\"muted\">Calls of {period} · {n_dates} call date{plural} · {rules} · callqa {version}</p>\
+         <header><h1>Call quality report</h1><p class=\"muted\">Calls of {period} · {n_dates} call date{plural} · {rules} · callqa {version} · times in {timezone}</p>\
          <nav class=\"screen\"><a href=\"#summary\">Summary</a><a href=\"#agents\">Agents</a><a href=\"#distribution\">Scores</a>\
          <a href=\"#findings\">Findings</a><a href=\"#worst\">Worst calls</a>{failures_link}</nav></header>",
         period = escape_html(&period_label),
@@ -320,6 +386,7 @@ pub fn render(tables: &Tables, audits: &[AuditRow], period: Period) -> String {
         plural = if dates.len() == 1 { "" } else { "s" },
         rules = escape_html(&rules_label(&calls)),
         version = escape_html(crate::VERSION),
+        timezone = escape_html(settings.timezone.name()),
         failures_link = if n_failed_inputs > 0 {
             "<a href=\"#failures\">Failed inputs</a>"
         } else {
@@ -327,21 +394,8 @@ pub fn render(tables: &Tables, audits: &[AuditRow], period: Period) -> String {
         },
     );
 
-    // Failures are counted where scores are: on scored calls, as the `agents` table counts
-    // them. A call too short or silent to judge (whose "missing greeting" says nothing about
-    // the agent) charges no one; its findings stay in the worst calls, as evidence.
-    let scored: BTreeSet<&str> = calls
-        .iter()
-        .filter(|call| call.status == "scored")
-        .map(|call| call.call_id.as_str())
-        .collect();
-    let scored_findings: Vec<&FindingRow> = findings
-        .iter()
-        .copied()
-        .filter(|finding| scored.contains(finding.call_id.as_str()))
-        .collect();
-    render_summary(&mut html, &team, n_failed_inputs, &calls, &dates);
-    render_agents(&mut html, tables, &calls, &scored_findings);
+    render_summary(&mut html, &team, &failures, &calls, &dates);
+    render_agents(&mut html, tables, &calls, &findings, &failures);
     html.push_str("<section id=\"distribution\"><h2>Score distribution</h2>");
     if team.scores.is_empty() {
         html.push_str("<p class=\"muted\">No scored calls in this period.</p>");
@@ -356,16 +410,100 @@ pub fn render(tables: &Tables, audits: &[AuditRow], period: Period) -> String {
         html.push_str(&score_histogram_svg(&team.scores));
     }
     html.push_str("</section>");
-    render_findings(&mut html, &scored_findings, audits);
-    render_worst_calls(&mut html, tables, &findings, period);
-    render_failures(&mut html, tables, period);
-    html.push_str(
+    render_findings(&mut html, &calls, &findings, audits);
+    render_worst_calls(&mut html, tables, &findings, period, settings.timezone);
+    render_failures(&mut html, &failures);
+    let threshold = match settings.flag_threshold {
+        Some(threshold) => format!("below {}", format_threshold(threshold)),
+        None => match inferred_threshold(&calls, &findings) {
+            Inferred::Default(threshold) => format!(
+                "below {} (the default of <code>--flag-below</code>, which the calls' flags agree with)",
+                format_threshold(threshold)
+            ),
+            Inferred::Between { above, at_most } => format!(
+                "below the threshold the run was given with <code>--flag-below</code> (not the default {}: \
+                 the calls' flags put it {})",
+                format_threshold(crate::score::ScoringConfig::default().flag_threshold),
+                [
+                    above.map(|above| format!("above {}", format_threshold(above))),
+                    at_most.map(|at_most| format!("at or below {}", format_threshold(at_most))),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" and "),
+            ),
+        },
+    };
+    let _ = write!(
+        html,
         "<footer><h2>How to read this</h2><p class=\"muted\">Every call starts at 100; each failed rule subtracts its points once; a failed critical rule makes the score 0. \
-         A call is flagged when it failed a critical or major rule or scored below the threshold. Not scorable calls (no speech, too short, wrong channel layout) have no score and are not averaged. \
+         A call is flagged when it failed a critical or major rule or scored {threshold}. \
+         Pass rate is the share of scored calls that were not flagged: a call passes when it got a score and was not flagged. \
+         Calls are the recordings that were processed, scored or not; not scorable calls (no speech, too short, wrong channel layout) have no score, are not averaged and charge no one with a failure; \
+         failed inputs (audio that could not be processed) are counted apart and listed at the end. \
+         A failure is a rule that lowered a scored call's score (once per call, however many findings it made), as the <code>agents</code> table counts them. \
+         Dates are call dates in {timezone}, and times are shown there. \
          Personal data in quoted text is replaced by placeholders such as [CARD], unless the run was told to keep it (<code>--keep-personal-data</code>). Precision is the share of audited findings that the auditor judged correct.</p></footer>",
+        timezone = escape_html(settings.timezone.name()),
     );
     let _ = writeln!(html, "<script>{SORT_SCRIPT}</script></body></html>");
     html
+}
+
+/// A score threshold as written on the command line: `70`, `72.5`.
+fn format_threshold(threshold: f64) -> String {
+    format!("{threshold}")
+}
+
+/// What the calls' flags say of the flag threshold the run used.
+#[derive(Debug, PartialEq)]
+enum Inferred {
+    /// The default threshold, which every flag agrees with.
+    Default(f64),
+    /// Not the default: the threshold is above `above` and at or below `at_most` (one of
+    /// them is known).
+    Between {
+        above: Option<f64>,
+        at_most: Option<f64>,
+    },
+}
+
+/// The flag threshold as far as the calls tell it. A scored call is flagged for an auto-fail, a
+/// major (or critical) finding against the agent, or a score below the threshold: a call
+/// flagged for none of the first two scored below it, and an unflagged one at or above it.
+fn inferred_threshold(calls: &[&CallRow], findings: &[&FindingRow]) -> Inferred {
+    let default = crate::score::ScoringConfig::default().flag_threshold;
+    let serious: BTreeSet<&str> = findings
+        .iter()
+        .filter(|finding| {
+            finding.speaker != "customer"
+                && matches!(finding.severity.as_str(), "major" | "critical")
+        })
+        .map(|finding| finding.call_id.as_str())
+        .collect();
+    let mut above: Option<f64> = None;
+    let mut at_most: Option<f64> = None;
+    for call in calls {
+        let Some(score) = call.score else {
+            continue;
+        };
+        if call.status != "scored" {
+            continue;
+        }
+        if !call.flagged {
+            at_most = Some(at_most.map_or(score, |bound| bound.min(score)));
+        } else if !call.auto_fail && !serious.contains(call.call_id.as_str()) {
+            above = Some(above.map_or(score, |bound| bound.max(score)));
+        }
+    }
+    let agrees =
+        above.is_none_or(|above| above < default) && at_most.is_none_or(|at| default <= at);
+    if agrees {
+        Inferred::Default(default)
+    } else {
+        Inferred::Between { above, at_most }
+    }
 }
 
 /// "rules 1a2b3c4d5e6f", naming how many rule versions scored the calls when there were several.
@@ -393,10 +531,11 @@ fn rules_label(calls: &[&CallRow]) -> String {
 fn render_summary(
     html: &mut String,
     team: &ScoreStats,
-    n_failed_inputs: usize,
+    failures: &[&FailureRow],
     calls: &[&CallRow],
     dates: &BTreeSet<NaiveDate>,
 ) {
+    let n_failed_inputs = failures.len();
     let share = |count: usize, of: usize| -> String {
         if of == 0 {
             String::new()
@@ -407,13 +546,13 @@ fn render_summary(
     let _ = write!(
         html,
         "<section id=\"summary\"><h2>Team summary</h2><div class=\"cards\">\
-         <div class=\"card\">Calls<b>{calls}</b></div>\
+         <div class=\"card\">Calls<b>{calls}</b><small>scored or not scorable</small></div>\
          <div class=\"card\">Scorable<b>{scorable}</b>{scorable_share}</div>\
          <div class=\"card\">Mean score<b>{mean}</b><small>median {median}</small></div>\
          <div class=\"card\">Flagged<b class=\"{flag_class}\">{flagged}</b>{flagged_share}</div>\
          <div class=\"card\">Pass rate<b>{pass_rate}</b><small>of scorable calls</small></div>\
          <div class=\"card\">Not scorable<b>{not_scorable}</b></div>\
-         <div class=\"card\">Failed inputs<b class=\"{failed_class}\">{failed}</b></div></div>",
+         <div class=\"card\">Failed inputs<b class=\"{failed_class}\">{failed}</b><small>not among the calls</small></div></div>",
         calls = team.calls,
         scorable = team.scorable,
         scorable_share = share(team.scorable, team.calls),
@@ -421,14 +560,16 @@ fn render_summary(
         median = format_score(crate::score::median(&team.scores)),
         flag_class = if team.flagged > 0 { "flag" } else { "" },
         flagged = team.flagged,
-        flagged_share = share(team.flagged, team.scorable),
+        flagged_share = share(team.flagged, team.calls),
         pass_rate = format_percent(team.pass_rate()),
         not_scorable = team.not_scorable,
         failed_class = if n_failed_inputs > 0 { "flag" } else { "" },
         failed = n_failed_inputs,
     );
     if dates.len() > 1 {
-        html.push_str("<h3>Mean score per call date</h3>");
+        html.push_str(
+            "<h3>Mean score per call date</h3><p class=\"muted\">The mean over the day's scored calls; under each date, how many of its calls were scored.</p>",
+        );
         let days: Vec<Bar> = dates
             .iter()
             .rev()
@@ -437,16 +578,28 @@ fn render_summary(
             .map(|date| {
                 let day =
                     ScoreStats::of(calls.iter().copied().filter(|call| call.call_date == *date));
+                let failed = failures
+                    .iter()
+                    .filter(|failure| failure.call_date == *date)
+                    .count();
                 Bar {
                     label: date.format("%m-%d").to_string(),
                     title: format!(
-                        "{date}: mean {} over {} calls",
+                        "{date}: mean {} over {} scored call{} ({} call{}{})",
                         format_score(day.mean()),
-                        day.calls
+                        day.scorable,
+                        if day.scorable == 1 { "" } else { "s" },
+                        day.calls,
+                        if day.calls == 1 { "" } else { "s" },
+                        match failed {
+                            0 => String::new(),
+                            1 => "; 1 failed input".to_string(),
+                            n => format!("; {n} failed inputs"),
+                        }
                     ),
                     value: day.mean().unwrap_or(0.0),
                     value_label: format_score(day.mean()),
-                    note: format!("{} calls", day.calls),
+                    note: format!("{} of {} scored", day.scorable, day.calls),
                 }
             })
             .collect();
@@ -555,7 +708,101 @@ fn agent_trend(all_calls: &[CallRow], agent_id: &str, latest: NaiveDate) -> Agen
     }
 }
 
-fn render_agents(html: &mut String, tables: &Tables, calls: &[&CallRow], findings: &[&FindingRow]) {
+/// The rank of a severity: critical above major above minor above info.
+fn severity_rank(severity: &str) -> u8 {
+    match severity {
+        "critical" => 3,
+        "major" => 2,
+        "minor" => 1,
+        _ => 0,
+    }
+}
+
+/// One failed rule of one call (findings marked `counted`, a rule once per call): what
+/// `agents.failures_<category>` counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Failure<'a> {
+    agent_id: &'a str,
+    call_date: NaiveDate,
+    category: &'a str,
+    call_id: &'a str,
+    rule_id: &'a str,
+}
+
+/// The failures of `findings`, each with the highest severity of its findings.
+fn failures_of<'a>(findings: &[&'a FindingRow]) -> BTreeMap<Failure<'a>, &'a str> {
+    let mut failures: BTreeMap<Failure<'a>, &'a str> = BTreeMap::new();
+    for finding in findings.iter().filter(|finding| finding.counted) {
+        let severity = failures
+            .entry(Failure {
+                agent_id: &finding.agent_id,
+                call_date: finding.call_date,
+                category: &finding.category,
+                call_id: &finding.call_id,
+                rule_id: &finding.rule_id,
+            })
+            .or_insert(&finding.severity);
+        if severity_rank(&finding.severity) > severity_rank(severity) {
+            *severity = &finding.severity;
+        }
+    }
+    failures
+}
+
+/// An agent's most failed category, by failures, then the most severe failure of the
+/// category, then name (categories tied on both are named together); with every other
+/// category the agent failed a critical rule of, so an auto-fail is never hidden behind a more
+/// frequent minor failure.
+fn most_failed(categories: &BTreeMap<&str, (usize, &str)>) -> String {
+    let mut ranked: Vec<(&str, usize, &str)> = categories
+        .iter()
+        .map(|(category, (count, severity))| (*category, *count, *severity))
+        .collect();
+    ranked.sort_by(|left, right| {
+        right
+            .1
+            .cmp(&left.1)
+            .then(severity_rank(right.2).cmp(&severity_rank(left.2)))
+            .then(left.0.cmp(right.0))
+    });
+    let Some(&(_, count, severity)) = ranked.first() else {
+        return String::new();
+    };
+    let (top, rest): (Vec<_>, Vec<_>) = ranked.iter().partition(|(_, other_count, other)| {
+        *other_count == count && severity_rank(other) == severity_rank(severity)
+    });
+    let names: Vec<String> = top
+        .iter()
+        .map(|(category, _, _)| category.replace('_', " "))
+        .collect();
+    let mut text = format!(
+        "{} ({count}{}{})",
+        names.join(", "),
+        if names.len() > 1 { " each" } else { "" },
+        if severity == "critical" {
+            ", critical"
+        } else {
+            ""
+        }
+    );
+    let critical: Vec<String> = rest
+        .iter()
+        .filter(|(_, _, severity)| *severity == "critical")
+        .map(|(category, count, _)| format!("{} ({count})", category.replace('_', " ")))
+        .collect();
+    if !critical.is_empty() {
+        let _ = write!(text, " · critical: {}", critical.join(", "));
+    }
+    text
+}
+
+fn render_agents(
+    html: &mut String,
+    tables: &Tables,
+    calls: &[&CallRow],
+    findings: &[&FindingRow],
+    failures: &[&FailureRow],
+) {
     let latest = calls.iter().map(|call| call.call_date).max();
     let mut by_agent: BTreeMap<&str, Vec<&CallRow>> = BTreeMap::new();
     for call in calls {
@@ -564,14 +811,23 @@ fn render_agents(html: &mut String, tables: &Tables, calls: &[&CallRow], finding
             .or_default()
             .push(call);
     }
-    let mut top_category: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
-    for finding in findings {
-        if finding.points > 0.0 && finding.speaker != "customer" {
-            *top_category
-                .entry(finding.agent_id.as_str())
-                .or_default()
-                .entry(finding.category.as_str())
-                .or_default() += 1;
+    // Failed inputs by agent; an agent with nothing but failed inputs still has a row.
+    let mut failed_inputs: BTreeMap<&str, usize> = BTreeMap::new();
+    for failure in failures {
+        *failed_inputs.entry(failure.agent_id.as_str()).or_default() += 1;
+        by_agent.entry(failure.agent_id.as_str()).or_default();
+    }
+    // Failures by agent and category, with the most severe failure of each category.
+    let mut categories: BTreeMap<&str, BTreeMap<&str, (usize, &str)>> = BTreeMap::new();
+    for (failure, severity) in failures_of(findings) {
+        let (count, worst) = categories
+            .entry(failure.agent_id)
+            .or_default()
+            .entry(failure.category)
+            .or_insert((0, severity));
+        *count += 1;
+        if severity_rank(severity) > severity_rank(worst) {
+            *worst = severity;
         }
     }
     let mut rows: Vec<(&str, ScoreStats)> = by_agent
@@ -589,6 +845,8 @@ fn render_agents(html: &mut String, tables: &Tables, calls: &[&CallRow], finding
     let _ = write!(
         html,
         "<section id=\"agents\"><h2>Agents</h2><p class=\"muted\">Lowest mean score first; click a column to sort. \
+         Calls, Scorable, Flagged and the failures are counted as in the <code>agents</code> table; failed inputs (the agent's recordings that could not be processed) are not calls and are counted apart. \
+         Most failed: the category with the most failures (rules that lowered a score), the more severe first among equals (categories still tied are named together), and any other category with a critical failure. \
          Trend: the agent's mean score on the latest call date{latest} against their mean over the {TREND_BASELINE_DAYS} days before; \
          the line shows each day's mean (0–100).</p>",
         latest = latest.map_or_else(String::new, |date| format!(" ({date})")),
@@ -600,6 +858,7 @@ fn render_agents(html: &mut String, tables: &Tables, calls: &[&CallRow], finding
     html.push_str(
         "<div class=\"scroll\"><table class=\"sortable\" id=\"agents-table\"><thead><tr>\
          <th data-type=\"text\">Agent</th><th class=\"num\" data-type=\"number\">Calls</th><th class=\"num\" data-type=\"number\">Scorable</th>\
+         <th class=\"num\" data-type=\"number\">Failed inputs</th>\
          <th class=\"num\" data-type=\"number\" aria-sort=\"ascending\">Mean score</th><th class=\"num\" data-type=\"number\">Median</th>\
          <th class=\"num\" data-type=\"number\">P10</th><th class=\"num\" data-type=\"number\">Pass rate</th>\
          <th class=\"num\" data-type=\"number\">Flagged</th><th data-type=\"text\">Most failed</th>\
@@ -627,25 +886,22 @@ fn render_agents(html: &mut String, tables: &Tables, calls: &[&CallRow], finding
             Some(change) => format!("{change:+.1}"),
             None => "<span class=\"muted\">–</span>".to_string(),
         };
-        let most_failed = top_category
-            .get(agent)
-            .and_then(|counts| {
-                counts
-                    .iter()
-                    .max_by(|left, right| left.1.cmp(right.1).then(right.0.cmp(left.0)))
-            })
-            .map_or_else(String::new, |(category, count)| {
-                format!("{} ({count})", category.replace('_', " "))
-            });
+        let most_failed = categories.get(agent).map(most_failed).unwrap_or_default();
+        let failed = failed_inputs.get(agent).copied().unwrap_or(0);
         let _ = write!(
             html,
-            "<tr><td>{agent}</td><td class=\"num\">{calls}</td><td class=\"num\">{scorable}</td>\
+            "<tr><td>{agent}</td><td class=\"num\">{calls}</td><td class=\"num\">{scorable}</td><td class=\"num\">{failed}</td>\
              <td class=\"num\" data-value=\"{mean_value}\">{mean}</td><td class=\"num\" data-value=\"{median_value}\">{median}</td>\
              <td class=\"num\" data-value=\"{p10_value}\">{p10}</td><td class=\"num\" data-value=\"{pass_value}\">{pass_rate}</td>\
              <td class=\"num\">{flagged}</td><td>{most_failed}</td><td class=\"num\" data-value=\"{change_value}\">{change_cell}</td><td>{sparkline}</td></tr>",
             agent = escape_html(agent),
             calls = stats.calls,
             scorable = stats.scorable,
+            failed = if failed > 0 {
+                format!("<span class=\"flag\">{failed}</span>")
+            } else {
+                "0".to_string()
+            },
             mean_value = sort_value(stats.mean()),
             mean = format_score(stats.mean()),
             median_value = sort_value(crate::score::median(&stats.scores)),
@@ -740,21 +996,69 @@ fn latest_verdicts(audits: &[AuditRow]) -> (BTreeMap<&str, Verdicts>, Verdicts, 
     (by_rule, control, n_samples)
 }
 
-fn render_findings(html: &mut String, findings: &[&FindingRow], audits: &[AuditRow]) {
-    html.push_str(
-        "<section id=\"findings\"><h2>Findings by category</h2><p class=\"muted\">Findings of \
-         scored calls; calls that could not be scored are not counted.</p>",
+/// Why a finding did not count against the agent, in words; `None` when it counted.
+fn not_counted_reason(finding: &FindingRow, status: Option<&str>) -> Option<&'static str> {
+    if finding.counted {
+        None
+    } else if status != Some("scored") {
+        Some("on calls that could not be scored")
+    } else if finding.severity == "info" {
+        Some("informational (info severity)")
+    } else if finding.speaker == "customer" {
+        Some("in the customer's own words")
+    } else {
+        Some(
+            "in files written before callqa marked counted findings (`callqa rescore` writes them again)",
+        )
+    }
+}
+
+fn render_findings(
+    html: &mut String,
+    calls: &[&CallRow],
+    findings: &[&FindingRow],
+    audits: &[AuditRow],
+) {
+    let failures = failures_of(findings);
+    let n_counted = findings.iter().filter(|finding| finding.counted).count();
+    let status: BTreeMap<&str, &str> = calls
+        .iter()
+        .map(|call| (call.call_id.as_str(), call.status.as_str()))
+        .collect();
+    let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut not_counted: BTreeMap<&str, usize> = BTreeMap::new();
+    for finding in findings {
+        if let Some(reason) =
+            not_counted_reason(finding, status.get(finding.call_id.as_str()).copied())
+        {
+            *reasons.entry(reason).or_default() += 1;
+            *not_counted.entry(finding.category.as_str()).or_default() += 1;
+        }
+    }
+    let _ = write!(
+        html,
+        "<section id=\"findings\"><h2>Failures by category</h2><p class=\"muted\">Failures: findings that lowered a score, \
+         on scored calls, a rule counted once per call however many findings it made there (as the <code>agents</code> table's \
+         <code>failures_…</code> columns count them; the <code>findings</code> table marks these findings <code>counted</code>). \
+         {n} finding{plural} in this period: {n_counted} counted ({n_failures} failure{failures_plural}), {n_not_counted} not counted.</p>",
+        n = findings.len(),
+        plural = if findings.len() == 1 { "" } else { "s" },
+        n_failures = failures.len(),
+        failures_plural = if failures.len() == 1 { "" } else { "s" },
+        n_not_counted = findings.len() - n_counted,
     );
     let mut by_category: BTreeMap<&str, usize> = BTreeMap::new();
-    for finding in findings {
-        *by_category.entry(finding.category.as_str()).or_default() += 1;
+    for failure in failures.keys() {
+        *by_category.entry(failure.category).or_default() += 1;
     }
     let mut categories: Vec<&str> = CATEGORIES.to_vec();
     // A category the rulebooks use but this build does not know still shows.
     categories.extend(
         by_category
             .keys()
-            .filter(|category| !CATEGORIES.contains(category)),
+            .chain(not_counted.keys())
+            .filter(|category| !CATEGORIES.contains(category))
+            .collect::<BTreeSet<_>>(),
     );
     let bars: Vec<Bar> = categories
         .iter()
@@ -762,7 +1066,10 @@ fn render_findings(html: &mut String, findings: &[&FindingRow], audits: &[AuditR
             let count = by_category.get(category).copied().unwrap_or(0);
             Bar {
                 label: category.replace('_', " "),
-                title: format!("{category}: {count} findings"),
+                title: format!(
+                    "{category}: {count} failure{}",
+                    if count == 1 { "" } else { "s" }
+                ),
                 value: count as f64,
                 value_label: count.to_string(),
                 note: String::new(),
@@ -770,6 +1077,25 @@ fn render_findings(html: &mut String, findings: &[&FindingRow], audits: &[AuditR
         })
         .collect();
     html.push_str(&bar_rows_svg(&bars));
+    if !not_counted.is_empty() {
+        let _ = write!(
+            html,
+            "<p class=\"muted\">Findings that did not lower a score (not counted above): {}; by category: {}.</p>",
+            reasons
+                .iter()
+                .map(|(reason, count)| format!("{count} {reason}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            not_counted
+                .iter()
+                .map(|(category, count)| format!(
+                    "{} {count}",
+                    escape_html(&category.replace('_', " "))
+                ))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
 
     let (verdicts, control, n_samples) = latest_verdicts(audits);
     #[derive(Default)]
@@ -777,15 +1103,24 @@ fn render_findings(html: &mut String, findings: &[&FindingRow], audits: &[AuditR
         category: &'a str,
         severity: &'a str,
         findings: usize,
-        calls: BTreeSet<&'a str>,
+        not_counted: usize,
+        /// Calls where the rule lowered the score: its failures.
+        failed_calls: BTreeSet<&'a str>,
     }
     let mut by_rule: BTreeMap<&str, RuleCount<'_>> = BTreeMap::new();
     for finding in findings {
         let count = by_rule.entry(finding.rule_id.as_str()).or_default();
         count.category = &finding.category;
-        count.severity = &finding.severity;
+        // A rule's findings can differ in severity (one whose speaker is unknown is `info`).
+        if severity_rank(&finding.severity) >= severity_rank(count.severity) {
+            count.severity = &finding.severity;
+        }
         count.findings += 1;
-        count.calls.insert(&finding.call_id);
+        if finding.counted {
+            count.failed_calls.insert(&finding.call_id);
+        } else {
+            count.not_counted += 1;
+        }
     }
     // Rules that were audited but found nothing in this period still show their precision.
     for rule_id in verdicts.keys() {
@@ -795,8 +1130,10 @@ fn render_findings(html: &mut String, findings: &[&FindingRow], audits: &[AuditR
     rules.sort_by(|left, right| {
         right
             .1
-            .findings
-            .cmp(&left.1.findings)
+            .failed_calls
+            .len()
+            .cmp(&left.1.failed_calls.len())
+            .then(right.1.findings.cmp(&left.1.findings))
             .then(left.0.cmp(right.0))
     });
     let audited_note = if n_samples == 0 {
@@ -810,14 +1147,17 @@ fn render_findings(html: &mut String, findings: &[&FindingRow], audits: &[AuditR
     };
     let _ = write!(
         html,
-        "<h2>Findings by rule</h2><p class=\"muted\">{audited_note}</p><div class=\"scroll\"><table class=\"sortable\"><thead><tr>\
+        "<h2>Findings by rule</h2><p class=\"muted\">Every finding of the period. Failures: calls where the rule lowered the score; \
+         not counted: findings that did not (on calls not scored, informational, or the customer's own words). {audited_note}</p>\
+         <div class=\"scroll\"><table class=\"sortable\"><thead><tr>\
          <th data-type=\"text\">Rule</th><th data-type=\"text\">Category</th><th data-type=\"text\">Severity</th>\
-         <th class=\"num\" data-type=\"number\" aria-sort=\"descending\">Findings</th><th class=\"num\" data-type=\"number\">Calls</th>\
+         <th class=\"num\" data-type=\"number\" aria-sort=\"descending\">Failures</th><th class=\"num\" data-type=\"number\">Findings</th>\
+         <th class=\"num\" data-type=\"number\">Not counted</th>\
          <th class=\"num\" data-type=\"number\">Audited</th><th class=\"num\" data-type=\"number\">Precision</th></tr></thead><tbody>"
     );
     if rules.is_empty() {
         html.push_str(
-            "<tr><td colspan=\"7\" class=\"muted\">No findings in this period.</td></tr>",
+            "<tr><td colspan=\"8\" class=\"muted\">No findings in this period.</td></tr>",
         );
     }
     for (rule_id, count) in &rules {
@@ -833,13 +1173,14 @@ fn render_findings(html: &mut String, findings: &[&FindingRow], audits: &[AuditR
         };
         let _ = write!(
             html,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td><td class=\"num\" data-value=\"{}\">{precision}</td></tr>",
             escape_html(rule_id),
             escape_html(&count.category.replace('_', " ")),
             escape_html(count.severity),
+            count.failed_calls.len(),
             count.findings,
-            count.calls.len(),
+            count.not_counted,
             rule_verdicts.judged(),
             sort_value(rule_verdicts.precision()),
         );
@@ -864,13 +1205,16 @@ fn render_worst_calls(
     tables: &Tables,
     findings: &[&FindingRow],
     period: Period,
+    timezone: Tz,
 ) {
     let worst = worst_calls(&tables.calls, period);
     let _ = write!(
         html,
         "<section id=\"worst\"><h2>Worst calls</h2><p class=\"muted\">The {} lowest-scoring calls with the evidence of each finding \
-         and what was said at that time (personal data redacted; times from the start of the call).</p>",
-        worst.len()
+         and what was said at that time (personal data redacted; start times in {}, the time zone of the call dates; times in the tables from the start of the call). \
+         Points that did not lower the score (informational findings, the customer's own words) are marked not counted.</p>",
+        worst.len(),
+        escape_html(timezone.name()),
     );
     if worst.is_empty() {
         html.push_str("<p class=\"muted\">No scored calls in this period.</p>");
@@ -883,7 +1227,13 @@ fn render_worst_calls(
             .collect();
         let started = call.started_at.map_or_else(
             || call.call_date.to_string(),
-            |time| time.format("%Y-%m-%d %H:%M UTC").to_string(),
+            |time| {
+                format!(
+                    "{} {}",
+                    time.with_timezone(&timezone).format("%Y-%m-%d %H:%M"),
+                    timezone.name()
+                )
+            },
         );
         let _ = write!(
             html,
@@ -919,12 +1269,19 @@ fn render_worst_calls(
                 }
                 _ => String::new(),
             };
+            let points = if finding.counted {
+                finding.points.to_string()
+            } else {
+                format!(
+                    "<span class=\"muted\">{}, not counted</span>",
+                    finding.points
+                )
+            };
             let _ = write!(
                 html,
-                "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"time\">{}</td><td class=\"evidence\" dir=\"auto\">{}</td><td>{said}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td class=\"num\">{points}</td><td>{}</td><td class=\"time\">{}</td><td class=\"evidence\" dir=\"auto\">{}</td><td>{said}</td></tr>",
                 escape_html(&finding.rule_id),
                 escape_html(&finding.severity),
-                finding.points,
                 escape_html(&finding.speaker),
                 format_span(finding.start_ms, finding.end_ms),
                 escape_html(&finding.evidence),
@@ -970,12 +1327,7 @@ fn quoted_segments(segments: &[&SegmentRow], start_ms: u64, end_ms: u64) -> Stri
     }
 }
 
-fn render_failures(html: &mut String, tables: &Tables, period: Period) {
-    let failures: Vec<_> = tables
-        .failures
-        .iter()
-        .filter(|failure| period.contains(failure.call_date))
-        .collect();
+fn render_failures(html: &mut String, failures: &[&FailureRow]) {
     if failures.is_empty() {
         return;
     }
@@ -1021,7 +1373,10 @@ fn score_histogram_svg(scores: &[f64]) -> String {
         .map(|(bin, count)| {
             let label = format!("{}–{}", bin * 10, bin * 10 + 10);
             Bar {
-                title: format!("score {label}: {count} calls"),
+                title: format!(
+                    "score {label}: {count} call{}",
+                    if *count == 1 { "" } else { "s" }
+                ),
                 label,
                 value: *count as f64,
                 value_label: count.to_string(),
@@ -1230,6 +1585,7 @@ mod tests {
             end_ms: Some(3000),
             evidence: evidence.to_string(),
             description: String::new(),
+            counted: true,
         }
     }
 
@@ -1282,7 +1638,12 @@ mod tests {
             escape_html("<script>alert('x')</script> & \"q\""),
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
         );
-        let html = render(&sample_tables(), &[], Period::ALL);
+        let html = render(
+            &sample_tables(),
+            &[],
+            Period::ALL,
+            &ReportSettings::default(),
+        );
         assert_eq!(
             html.matches("<script").count(),
             1,
@@ -1302,21 +1663,50 @@ mod tests {
         let mut tables = sample_tables();
         let mut missing_greeting = finding("c4", "A2", "2024-03-15", "greeting.hello", "not said");
         missing_greeting.category = "greeting".to_string();
+        missing_greeting.severity = "minor".to_string();
+        missing_greeting.counted = false;
         tables.findings.push(missing_greeting);
-        let html = render(&tables, &[], Period::ALL);
+        let html = render(&tables, &[], Period::ALL, &ReportSettings::default());
         assert!(!html.contains("greeting (1)"), "{html}");
-        assert!(!html.contains("greeting.hello"), "{html}");
+        assert!(
+            html.contains("<title>greeting: 0 failures</title>"),
+            "{html}"
+        );
         assert!(html.contains("forbidden language (1)"), "{html}");
+        // Shown apart, as not counted, with the reason.
+        assert!(
+            html.contains("2 findings in this period: 1 counted (1 failure), 1 not counted."),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                "Findings that did not lower a score (not counted above): 1 on calls that could not be scored; by category: greeting 1."
+            ),
+            "{html}"
+        );
+        assert!(html.contains(
+            "<tr><td>greeting.hello</td><td>greeting</td><td>minor</td><td class=\"num\">0</td><td class=\"num\">1</td><td class=\"num\">1</td>"
+        ));
         // Scored, the same finding counts.
         tables.calls[3].status = "scored".to_string();
         tables.calls[3].score = Some(80.0);
-        let html = render(&tables, &[], Period::ALL);
+        tables.findings[1].counted = true;
+        let html = render(&tables, &[], Period::ALL, &ReportSettings::default());
         assert!(html.contains("greeting (1)"), "{html}");
+        assert!(
+            html.contains("<title>greeting: 1 failure</title>"),
+            "{html}"
+        );
     }
 
     #[test]
     fn summary_agents_and_trend() {
-        let html = render(&sample_tables(), &[], Period::ALL);
+        let html = render(
+            &sample_tables(),
+            &[],
+            Period::ALL,
+            &ReportSettings::default(),
+        );
         assert!(html.contains("Calls of 2024-03-14 – 2024-03-15"));
         // A1: 60 on the latest day against 90 before.
         assert!(html.contains("▼ -30.0"), "{html}");
@@ -1325,11 +1715,21 @@ mod tests {
         let a2 = html.find("<tr><td>&lt;b&gt;A2&lt;/b&gt;</td>").unwrap();
         assert!(a1 < a2);
         // The single day keeps earlier dates for the trend but counts only its own calls.
-        let day = render(&sample_tables(), &[], Period::day(date("2024-03-15")));
+        let day = render(
+            &sample_tables(),
+            &[],
+            Period::day(date("2024-03-15")),
+            &ReportSettings::default(),
+        );
         assert!(day.contains("Calls<b>3</b>"), "{day}");
         assert!(day.contains("▼ -30.0"));
         assert!(day.contains("Failed inputs<b class=\"flag\">1</b>"));
-        let before = render(&sample_tables(), &[], Period::day(date("2024-03-14")));
+        let before = render(
+            &sample_tables(),
+            &[],
+            Period::day(date("2024-03-14")),
+            &ReportSettings::default(),
+        );
         assert!(before.contains("Calls<b>1</b>"));
         assert!(!before.contains("forbidden.insult"));
         assert!(!html.contains("repaired recording"));
@@ -1340,7 +1740,7 @@ mod tests {
         let mut tables = sample_tables();
         tables.calls[1].decode_notes =
             Some("the data chunk announces 96000 bytes but the file holds 41000".to_string());
-        let html = render(&tables, &[], Period::ALL);
+        let html = render(&tables, &[], Period::ALL, &ReportSettings::default());
         assert!(
             html.contains("1 call analysed from a repaired recording"),
             "{html}"
@@ -1381,7 +1781,12 @@ mod tests {
         assert_eq!((insult.correct, insult.incorrect), (2, 0));
         assert_eq!(control.judged(), 0);
         assert_eq!(n_samples, 3);
-        let html = render(&sample_tables(), &audits, Period::ALL);
+        let html = render(
+            &sample_tables(),
+            &audits,
+            Period::ALL,
+            &ReportSettings::default(),
+        );
         assert!(html.contains("100 %"), "{html}");
         let (low, high) = Verdicts {
             correct: 8,
@@ -1392,6 +1797,381 @@ mod tests {
         assert!(
             (low - 0.49).abs() < 0.01 && (high - 0.94).abs() < 0.01,
             "{low} {high}"
+        );
+    }
+
+    /// The cells of an agent's row in the agents table, as text.
+    fn agent_cells(html: &str, agent: &str) -> Vec<String> {
+        let start = html
+            .find(&format!("<tr><td>{agent}</td>"))
+            .unwrap_or_else(|| panic!("no row of {agent}"));
+        let row = &html[start..start + html[start..].find("</tr>").unwrap()];
+        row.split("<td")
+            .skip(1)
+            .map(|cell| {
+                let mut text = String::new();
+                let mut in_tag = true;
+                for character in cell.chars() {
+                    match character {
+                        '<' => in_tag = true,
+                        '>' => in_tag = false,
+                        _ if !in_tag => text.push(character),
+                        _ => {}
+                    }
+                }
+                text
+            })
+            .collect()
+    }
+
+    /// A day of calls analysed with the real rules, as a run writes them: each call a stereo
+    /// transcript (agent on the left) or a failed input.
+    /// An utterance: channel (0 the agent), start and end in ms, text.
+    type Line<'a> = (u16, u64, u64, &'a str);
+
+    /// A call: id, agent, and its utterances, or `None` for a failed input.
+    type TestCall<'a> = (&'a str, &'a str, Option<&'a [Line<'a>]>);
+
+    fn analysed_day(calls: &[TestCall<'_>]) -> Tables {
+        use crate::analyse::{AnalysisOptions, Analyzer, build_tables};
+        use crate::store::{CallRecord, Failure, Outcome, Store};
+        use crate::types::{
+            CallSpec, CallTranscript, ChannelSide, Layout, Segment, SegmentQuality, Speaker,
+        };
+        let folder = tempfile::tempdir().unwrap();
+        let store = Store::open(folder.path()).unwrap();
+        let started_at = chrono::DateTime::from_timestamp(1_710_496_800, 0).unwrap();
+        let records: Vec<CallRecord> = calls
+            .iter()
+            .map(|(call_id, agent_id, lines)| {
+                let outcome = match lines {
+                    Some(lines) => {
+                        let transcript = CallTranscript {
+                            duration_ms: 30_000,
+                            layout: Layout::Stereo,
+                            source_sample_rate: 8000,
+                            channels: Vec::new(),
+                            segments: lines
+                                .iter()
+                                .map(|(channel, start_ms, end_ms, text)| Segment {
+                                    speaker: if *channel == 0 {
+                                        Speaker::Agent
+                                    } else {
+                                        Speaker::Customer
+                                    },
+                                    channel: *channel,
+                                    start_ms: *start_ms,
+                                    end_ms: *end_ms,
+                                    text: text.to_string(),
+                                    confidence: 0.9,
+                                    quality: SegmentQuality::Ok,
+                                })
+                                .collect(),
+                        };
+                        store.save_transcript(call_id, &transcript).unwrap();
+                        Outcome::Transcribed {
+                            transcript_key: call_id.to_string(),
+                        }
+                    }
+                    None => Outcome::Failed(Failure {
+                        stage: "decode".to_string(),
+                        error: "empty".to_string(),
+                        message: format!("{call_id}.wav is empty"),
+                    }),
+                };
+                CallRecord {
+                    spec: CallSpec {
+                        call_id: call_id.to_string(),
+                        agent_id: agent_id.to_string(),
+                        path: format!("{call_id}.wav").into(),
+                        started_at: Some(started_at),
+                        agent_channel: Some(ChannelSide::Left),
+                        language: Some("en".to_string()),
+                    },
+                    outcome,
+                    audio_sha256: None,
+                    model_id: None,
+                    asr_settings: None,
+                    processed_at: started_at,
+                    stage_seconds: BTreeMap::new(),
+                    decode_notes: Vec::new(),
+                }
+            })
+            .collect();
+        let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+        let analyzer = Analyzer::load(&rules, AnalysisOptions::default()).unwrap();
+        build_tables(&store, &analyzer, &records).unwrap().0
+    }
+
+    /// Every number of the report that the `agents` and `findings` tables also hold is the
+    /// same number: per agent and for the team, calls, scorable, flagged, mean, median, P10,
+    /// pass rate and failures by category; failed inputs are counted apart, per agent too.
+    #[test]
+    fn numbers_match_the_agents_table() {
+        let polite: &[Line<'_>] = &[
+            (
+                0,
+                100,
+                4000,
+                "Good morning, Union Bank, Maria speaking, this call is recorded.",
+            ),
+            (1, 4100, 6000, "Hi, I have a question about my card."),
+            (0, 6100, 9000, "Of course, thank you, I can help with that."),
+            (1, 9100, 10000, "Thanks."),
+            (0, 10100, 12000, "Thank you for calling, goodbye."),
+        ];
+        let rude: &[Line<'_>] = &[
+            (0, 100, 2600, "Union Bank, how can I help?"),
+            (1, 2700, 5000, "My card is still blocked."),
+            (0, 5100, 8000, "You idiot, I told you it takes five days."),
+            (1, 8100, 9000, "Excuse me?"),
+            (0, 9100, 12000, "What a bunch of idiots."),
+        ];
+        let short: &[Line<'_>] = &[(0, 100, 1500, "Hello?")];
+        let tables = analysed_day(&[
+            ("a1", "ana", Some(polite)),
+            ("a2", "ana", Some(rude)),
+            ("a3", "ana", Some(short)),
+            ("a4", "ana", None),
+            ("b1", "ben", Some(rude)),
+            ("b2", "ben", None),
+            ("b3", "ben", None),
+            ("c1", "cy", None),
+        ]);
+        assert_eq!(tables.agents.len(), 2, "cy has no processed call");
+        let html = render(&tables, &[], Period::ALL, &ReportSettings::default());
+        let failures_of_agent = |agent: &str| {
+            tables
+                .failures
+                .iter()
+                .filter(|failure| failure.agent_id == agent)
+                .count()
+        };
+        for row in &tables.agents {
+            let cells = agent_cells(&html, &row.agent_id);
+            assert_eq!(
+                cells[1..9],
+                [
+                    row.calls.to_string(),
+                    row.scorable.to_string(),
+                    failures_of_agent(&row.agent_id).to_string(),
+                    format_score(row.mean_score),
+                    format_score(row.median_score),
+                    format_score(row.p10_score),
+                    format_percent(row.pass_rate),
+                    row.flagged.to_string(),
+                ],
+                "{}: {cells:?}",
+                row.agent_id
+            );
+        }
+        // ana: 3 calls (the failed input apart), the insults twice in one call one failure.
+        assert_eq!(agent_cells(&html, "ana")[1..4], ["3", "2", "1"]);
+        // An agent with failed inputs alone still shows.
+        assert_eq!(agent_cells(&html, "cy")[1..4], ["0", "0", "1"]);
+        let sum = |value: fn(&crate::dataset::AgentRow) -> u32| -> u32 {
+            tables.agents.iter().map(value).sum()
+        };
+        assert!(
+            html.contains(&format!("Calls<b>{}</b>", sum(|row| row.calls))),
+            "{html}"
+        );
+        assert!(html.contains(&format!("Scorable<b>{}</b>", sum(|row| row.scorable))));
+        assert!(html.contains(&format!(
+            "Flagged<b class=\"flag\">{}</b>",
+            sum(|row| row.flagged)
+        )));
+        assert!(html.contains(&format!(
+            "Failed inputs<b class=\"flag\">{}</b>",
+            tables.failures.len()
+        )));
+        // Failures by category: the sums of `failures_<category>`.
+        for category in CATEGORIES {
+            let count: u32 = tables
+                .agents
+                .iter()
+                .map(|row| {
+                    row.failures_by_category
+                        .get(*category)
+                        .copied()
+                        .unwrap_or(0)
+                })
+                .sum();
+            let title = format!(
+                "<title>{category}: {count} failure{}</title>",
+                if count == 1 { "" } else { "s" }
+            );
+            assert!(html.contains(&title), "{title}");
+        }
+        let n_counted = tables.findings.iter().filter(|row| row.counted).count();
+        assert!(html.contains(&format!(
+            "{} findings in this period: {n_counted} counted",
+            tables.findings.len()
+        )));
+        // The insults of a call are two counted findings and one failure.
+        let n_failures: u32 = tables
+            .agents
+            .iter()
+            .flat_map(|row| row.failures_by_category.values())
+            .sum();
+        assert!(n_failures < n_counted as u32);
+        assert!(html.contains(&format!("({n_failures} failures)")), "{html}");
+    }
+
+    #[test]
+    fn most_failed_ranks_by_count_then_severity_and_never_hides_a_critical() {
+        let categories = BTreeMap::from([
+            ("closing", (2, "minor")),
+            ("courtesy", (2, "minor")),
+            ("disclosure", (2, "minor")),
+            ("greeting", (2, "minor")),
+            ("personal_data", (1, "critical")),
+        ]);
+        assert_eq!(
+            most_failed(&categories),
+            "closing, courtesy, disclosure, greeting (2 each) · critical: personal data (1)"
+        );
+        let mut categories = categories;
+        categories.insert("forbidden_language", (2, "major"));
+        assert_eq!(
+            most_failed(&categories),
+            "forbidden language (2) · critical: personal data (1)"
+        );
+        categories.insert("personal_data", (2, "critical"));
+        assert_eq!(most_failed(&categories), "personal data (2, critical)");
+        categories.insert("closing", (2, "critical"));
+        assert_eq!(
+            most_failed(&categories),
+            "closing, personal data (2 each, critical)"
+        );
+        assert_eq!(most_failed(&BTreeMap::new()), "");
+
+        // In the report, counted from failures: A1 failed a minor rule on two calls and a
+        // critical one once.
+        let mut tables = sample_tables();
+        tables
+            .calls
+            .push(call("c5", "A1", "2024-03-15", Some(90.0), false));
+        tables
+            .calls
+            .push(call("c6", "A1", "2024-03-15", Some(0.0), true));
+        tables.findings.clear();
+        for call_id in ["c2", "c5"] {
+            let mut closing = finding(call_id, "A1", "2024-03-15", "closing.goodbye", "");
+            closing.category = "closing".to_string();
+            closing.severity = "minor".to_string();
+            tables.findings.push(closing);
+        }
+        let mut card = finding("c6", "A1", "2024-03-15", "personal_data.card_read_out", "");
+        card.category = "personal_data".to_string();
+        card.severity = "critical".to_string();
+        tables.findings.push(card);
+        let html = render(&tables, &[], Period::ALL, &ReportSettings::default());
+        assert_eq!(
+            agent_cells(&html, "A1")[9],
+            "closing (2) · critical: personal data (1)"
+        );
+    }
+
+    /// The day's mean names its denominator: the scored calls, beside the day's calls and
+    /// failed inputs.
+    #[test]
+    fn the_mean_per_call_date_names_its_scored_calls() {
+        let html = render(
+            &sample_tables(),
+            &[],
+            Period::ALL,
+            &ReportSettings::default(),
+        );
+        assert!(
+            html.contains(
+                "<title>2024-03-15: mean 70.0 over 2 scored calls (3 calls; 1 failed input)</title>"
+            ),
+            "{html}"
+        );
+        assert!(html.contains("<title>2024-03-14: mean 90.0 over 1 scored call (1 call)</title>"));
+        assert!(html.contains(">2 of 3 scored</text>"));
+    }
+
+    /// A call's start is shown in the dataset's time zone, where its call date is counted.
+    #[test]
+    fn times_are_shown_in_the_time_zone_of_the_call_dates() {
+        let mut tables = sample_tables();
+        // 00:30 in Berlin on the 15th, 23:30 UTC on the 14th.
+        tables.calls[1].started_at = chrono::DateTime::from_timestamp(1_710_459_000, 0);
+        let berlin = ReportSettings {
+            timezone: chrono_tz::Europe::Berlin,
+            flag_threshold: None,
+        };
+        let html = render(&tables, &[], Period::ALL, &berlin);
+        assert!(
+            html.contains("· agent A1 · 2024-03-15 00:30 Europe/Berlin ·"),
+            "{html}"
+        );
+        assert!(!html.contains("UTC"), "{html}");
+        assert!(html.contains("times in Europe/Berlin"));
+        let html = render(&tables, &[], Period::ALL, &ReportSettings::default());
+        assert!(
+            html.contains("· agent A1 · 2024-03-14 23:30 UTC ·"),
+            "{html}"
+        );
+
+        // The dataset's remembered zone.
+        let out = tempfile::tempdir().unwrap();
+        assert_eq!(ReportSettings::of_dataset(out.path()).timezone, Tz::UTC);
+        std::fs::create_dir_all(out.path().join(".callqa")).unwrap();
+        std::fs::write(out.path().join(".callqa/timezone"), "Europe/Berlin\n").unwrap();
+        assert_eq!(
+            ReportSettings::of_dataset(out.path()).timezone,
+            chrono_tz::Europe::Berlin
+        );
+    }
+
+    /// The threshold and "pass" are stated once, in words.
+    #[test]
+    fn the_flag_threshold_and_pass_rate_are_stated() {
+        let html = render(
+            &sample_tables(),
+            &[],
+            Period::ALL,
+            &ReportSettings::default(),
+        );
+        assert!(
+            html.contains("scored below 70 (the default of <code>--flag-below</code>"),
+            "{html}"
+        );
+        assert_eq!(
+            html.matches("Pass rate is the share of scored calls that were not flagged")
+                .count(),
+            1
+        );
+        let given = ReportSettings {
+            flag_threshold: Some(62.5),
+            ..ReportSettings::default()
+        };
+        let html = render(&sample_tables(), &[], Period::ALL, &given);
+        assert!(html.contains("or scored below 62.5. "), "{html}");
+        // A call of 65 not flagged: the run's threshold was not 70.
+        let mut tables = sample_tables();
+        tables
+            .calls
+            .push(call("c5", "A1", "2024-03-15", Some(65.0), false));
+        let html = render(&tables, &[], Period::ALL, &ReportSettings::default());
+        assert!(
+            html.contains("not the default 70: the calls' flags put it at or below 65)"),
+            "{html}"
+        );
+        // Flagged at 75 without a major finding: above 75.
+        let mut tables = sample_tables();
+        tables
+            .calls
+            .push(call("c5", "A1", "2024-03-15", Some(75.0), true));
+        assert_eq!(
+            inferred_threshold(&tables.calls.iter().collect::<Vec<_>>(), &[]),
+            Inferred::Between {
+                above: Some(75.0),
+                at_most: Some(80.0)
+            }
         );
     }
 }

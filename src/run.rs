@@ -321,6 +321,9 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
     store
         .remember_timezone(options.analysis.timezone.name())
         .map_err(|error| RunError::Setup(error.to_string()))?;
+    store
+        .remember_flag_threshold(options.analysis.scoring.flag_threshold)
+        .map_err(|error| RunError::Setup(error.to_string()))?;
     // Left-overs of runs killed long ago; a killed run's own records and part files are
     // tidied exactly when they are written again (see `Store::save_record`, `write_dataset`).
     store

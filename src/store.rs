@@ -226,6 +226,30 @@ impl Store {
         read_timezone(&Self::timezone_path(dataset))
     }
 
+    /// Where the dataset remembers the score below which calls are flagged (`--flag-below`).
+    pub fn flag_threshold_path(dataset: &Path) -> PathBuf {
+        dataset.join(".callqa").join("flag_below")
+    }
+
+    /// The flag threshold the dataset at `dataset` was last given, if any.
+    pub fn remembered_flag_threshold(dataset: &Path) -> Option<f64> {
+        read_timezone(&Self::flag_threshold_path(dataset))?
+            .parse::<f64>()
+            .ok()
+            .filter(|value| value.is_finite())
+    }
+
+    /// Remembers the flag threshold the dataset's calls were flagged with, for later runs,
+    /// `rescore` and `report`.
+    pub fn remember_flag_threshold(&self, value: f64) -> Result<(), StoreError> {
+        let path = self.root.join("flag_below");
+        let text = value.to_string();
+        if read_timezone(&path).as_deref() == Some(text.as_str()) {
+            return Ok(());
+        }
+        write_atomically(&path, format!("{text}\n").as_bytes(), true)
+    }
+
     /// Remembers the time zone the dataset's dates are counted in, for later runs and
     /// `rescore` that do not name one.
     pub fn remember_timezone(&self, name: &str) -> Result<(), StoreError> {
@@ -447,6 +471,7 @@ fn open_lock_file(path: &Path) -> Result<std::fs::File, StoreError> {
 }
 
 /// The time zone name in `path`, if it holds one.
+/// The one trimmed line of a remembered setting (time zone, flag threshold), if any.
 fn read_timezone(path: &Path) -> Option<String> {
     std::fs::read_to_string(path)
         .ok()
