@@ -456,7 +456,7 @@ fn build(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::types::{CallSpec, ChannelSide, Layout, Segment, Speaker};
 
@@ -528,12 +528,14 @@ mod tests {
     /// The tables of stored calls of one day, each a transcript (stereo, agent on the left) or
     /// a failure, analysed with the default options.
     /// An utterance: channel (0 the agent), start and end in ms, text.
-    type Line<'a> = (u16, u64, u64, &'a str);
+    pub(crate) type Line<'a> = (u16, u64, u64, &'a str);
 
     /// A call: id, agent, and its utterances, or `None` for a failed input.
-    type TestCall<'a> = (&'a str, &'a str, Option<&'a [Line<'a>]>);
+    pub(crate) type TestCall<'a> = (&'a str, &'a str, Option<&'a [Line<'a>]>);
 
-    fn day_tables(calls: &[TestCall<'_>]) -> Tables {
+    /// A day of calls (2024-03-15) analysed with the real rules, as a run writes them: each
+    /// call a stereo transcript (agent on the left) or a failed input.
+    pub(crate) fn analysed_day(calls: &[TestCall<'_>]) -> Tables {
         let folder = tempfile::tempdir().expect("temporary folder");
         let store = Store::open(folder.path()).expect("store opens");
         let started_at = chrono::DateTime::parse_from_rfc3339("2024-03-15T10:00:00Z")
@@ -617,7 +619,7 @@ mod tests {
             (0, 9100, 12000, "What a bunch of idiots. Goodbye."),
         ];
         let short: &[Line<'_>] = &[(0, 100, 1500, "Hello?")];
-        let tables = day_tables(&[
+        let tables = analysed_day(&[
             ("rude", "maria", Some(rude)),
             ("short", "maria", Some(short)),
             ("broken", "maria", None),
