@@ -37,9 +37,10 @@
 //!   covering every letter and digit of the data, or digits aligned faster than anyone reads
 //!   them) the whole utterance is bleeped, with [`UTTERANCE_BLEEP_MARGIN_MS`] (utterance
 //!   edges come from voice activity and may miss a syllable's onset or tail). When in doubt,
-//!   more is bleeped, never less. Segments do not store word times yet
-//!   ([`crate::types::Segment`] has utterance times only), so [`personal_data_spans`], which
-//!   the sampler uses, bleeps whole utterances until they do.
+//!   more is bleeped, never less. The word times are Whisper's, kept in the stored transcript
+//!   ([`crate::types::Word`], [`crate::store::Store::load_segment_words`]); a transcript
+//!   cached before they were kept, and an utterance whose text callqa changed (a loop cut), has
+//!   none and is bleeped whole.
 //! - *On which channel*: the channel of the utterance's speaker only (a mono call has one).
 //!   A recording whose channels do not match the transcript's is bleeped on every channel;
 //!   so is another channel that carries an echo of the data (line or handset echo: its level
@@ -737,6 +738,25 @@ pub struct TimedWord<'a> {
     pub end_ms: u64,
 }
 
+impl<'a> From<&'a crate::types::Word> for TimedWord<'a> {
+    fn from(word: &'a crate::types::Word) -> TimedWord<'a> {
+        TimedWord {
+            text: &word.text,
+            start_ms: word.start_ms,
+            end_ms: word.end_ms,
+        }
+    }
+}
+
+/// The stored words of each segment (from [`crate::store::Store::load_segment_words`]) as
+/// [`personal_data_bleeps`] takes them.
+pub fn timed_words(words: &[Vec<crate::types::Word>]) -> Vec<Vec<TimedWord<'_>>> {
+    words
+        .iter()
+        .map(|words| words.iter().map(TimedWord::from).collect())
+        .collect()
+}
+
 /// A stretch of call time to replace by the tone, and on which channels.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bleep {
@@ -749,10 +769,10 @@ pub struct Bleep {
     pub by_words: bool,
 }
 
-/// What to bleep in a call: the personal data of every utterance (found as the redaction finds
-/// it, over each speaker's consecutive utterances), on the speaker's channel. Segments carry
-/// utterance times only, so every utterance with personal data is bleeped whole; see
-/// [`personal_data_bleeps`] for word times.
+/// What to bleep in a call without word times: the personal data of every utterance (found as
+/// the redaction finds it, over each speaker's consecutive utterances), on the speaker's
+/// channel, every utterance with personal data bleeped whole; see [`personal_data_bleeps`] for
+/// word times, which the sampler uses where the stored transcript has them.
 pub fn personal_data_spans(
     transcript: &crate::types::CallTranscript,
     language: &str,
@@ -1347,7 +1367,14 @@ fn call_audio(store: &Store, call: &CallRow) -> Result<CallAudio, String> {
         .clone()
         .or_else(|| transcript.language().map(str::to_string))
         .unwrap_or_else(|| "en".to_string());
-    let mut bleep = personal_data_spans(&transcript, &language);
+    // A transcript stored before word times were kept, or a segment whose words could not be
+    // kept, has none: its data is bleeped with the whole utterance.
+    let words = store
+        .load_segment_words(transcript_key)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let mut bleep = personal_data_bleeps(&transcript, &language, &timed_words(&words));
     let info =
         probe_file(path).map_err(|error| format!("cannot decode {}: {error}", path.display()))?;
     let speakers: Vec<crate::types::Speaker> = (0..info.n_channels)

@@ -497,7 +497,7 @@ fn read_manifest(manifest: &Path, options: &DiscoverOptions) -> Result<Discovery
                 path: problem.path,
                 kind: "bad_manifest_row",
                 message: format!("{}:{line}: {}", manifest.display(), problem.message),
-                spec: problem.partial.map(Box::new),
+                spec: problem.partial,
             }),
         }
     }
@@ -511,7 +511,7 @@ struct RowProblem {
     call_id: Option<String>,
     path: PathBuf,
     message: String,
-    partial: Option<CallSpec>,
+    partial: Option<Box<CallSpec>>,
 }
 
 fn spec_from_row(
@@ -581,7 +581,7 @@ fn spec_from_row(
             call_id: Some(call_id),
             path,
             message: problems.join("; "),
-            partial: Some(spec),
+            partial: Some(Box::new(spec)),
         })
     }
 }

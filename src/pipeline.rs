@@ -16,7 +16,7 @@ use crate::store::{CallRecord, Failure, Outcome, Store, StoreError, file_sha256}
 use crate::transcribe::{WhisperCounts, Worker};
 use crate::types::{
     CallSpec, CallTranscript, ChannelSide, ChannelTranscript, Layout, RegionAcoustics, Segment,
-    Speaker,
+    Speaker, Word,
 };
 use crate::vad::{SpeechDetector, VadConfig, measure_samples};
 
@@ -329,15 +329,18 @@ impl AudioPath<'_> {
             whisper += channel_text.whisper;
             for utterance in channel_text.utterances {
                 let region = regions[utterance.region_index];
-                segments.push(Segment {
-                    speaker,
-                    channel,
-                    start_ms: region.start_ms,
-                    end_ms: region.end_ms,
-                    text: utterance.text,
-                    confidence: utterance.confidence,
-                    quality: utterance.quality,
-                });
+                segments.push((
+                    Segment {
+                        speaker,
+                        channel,
+                        start_ms: region.start_ms,
+                        end_ms: region.end_ms,
+                        text: utterance.text,
+                        confidence: utterance.confidence,
+                        quality: utterance.quality,
+                    },
+                    utterance.words,
+                ));
             }
             channels.push(ChannelTranscript {
                 channel,
@@ -358,7 +361,10 @@ impl AudioPath<'_> {
         stage_seconds.insert("decode".to_string(), decode_seconds);
         stage_seconds.insert("vad".to_string(), vad_seconds);
         stage_seconds.insert("transcribe".to_string(), transcribe_seconds);
-        segments.sort_by_key(|segment| (segment.start_ms, segment.channel));
+        segments.sort_by_key(|(segment, _)| (segment.start_ms, segment.channel));
+        // The words' times go to the stored transcript only (for the audit's bleeps), not to
+        // the dataset.
+        let (segments, words): (Vec<Segment>, Vec<Vec<Word>>) = segments.into_iter().unzip();
         let transcript = CallTranscript {
             duration_ms,
             layout,
@@ -366,7 +372,8 @@ impl AudioPath<'_> {
             channels,
             segments,
         };
-        self.store.save_transcript(&transcript_key, &transcript)?;
+        self.store
+            .save_transcript_with_words(&transcript_key, &transcript, &words)?;
         let mut record = self.record(
             spec,
             Some(audio_sha256),

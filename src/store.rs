@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::types::{CallSpec, CallTranscript};
+use crate::types::{CallSpec, CallTranscript, ChannelTranscript, Layout, Segment, Word};
 
 /// Why a call ended in `failures`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -407,17 +407,51 @@ impl Store {
         read_json(&self.transcript_path(transcript_key))
     }
 
+    /// Saves a transcript without word times (see [`Store::save_transcript_with_words`]).
     pub fn save_transcript(
         &self,
         transcript_key: &str,
         transcript: &CallTranscript,
     ) -> Result<(), StoreError> {
+        self.save_transcript_with_words(transcript_key, transcript, &[])
+    }
+
+    /// Saves a transcript with the words of its segments and their times: `words[i]` belongs
+    /// to `transcript.segments[i]` (missing or empty: none). They are written into each
+    /// segment's object, as `words`, where [`Store::load_transcript`] does not read them (the
+    /// analysis has no use for them) and [`Store::load_segment_words`] does.
+    pub fn save_transcript_with_words(
+        &self,
+        transcript_key: &str,
+        transcript: &CallTranscript,
+        words: &[Vec<Word>],
+    ) -> Result<(), StoreError> {
         let path = self.transcript_path(transcript_key);
-        let json = serde_json::to_vec(transcript).map_err(|error| StoreError::Damaged {
-            path: path.clone(),
-            message: error.to_string(),
-        })?;
+        let json =
+            serde_json::to_vec(&TranscriptFile::new(transcript, words)).map_err(|error| {
+                StoreError::Damaged {
+                    path: path.clone(),
+                    message: error.to_string(),
+                }
+            })?;
         write_atomically(&path, &json, true)
+    }
+
+    /// The words of each segment of a cached transcript, with their times (see
+    /// [`Store::save_transcript_with_words`]): one list per segment, in the segments' order,
+    /// empty for a segment stored without them (and for every segment of a transcript stored
+    /// before callqa kept word times). `None` when the transcript is missing.
+    pub fn load_segment_words(
+        &self,
+        transcript_key: &str,
+    ) -> Result<Option<Vec<Vec<Word>>>, StoreError> {
+        let file: Option<SegmentWordsFile> = read_json(&self.transcript_path(transcript_key))?;
+        Ok(file.map(|file| {
+            file.segments
+                .into_iter()
+                .map(|segment| segment.words)
+                .collect()
+        }))
     }
 
     /// Every call record in the store, sorted by call id, and the record files that could not
@@ -581,6 +615,64 @@ fn hex_decode(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// A transcript as stored: [`CallTranscript`] with the words of each segment in the segment's
+/// object. Without words, the same bytes as the transcript itself.
+#[derive(Serialize)]
+struct TranscriptFile<'a> {
+    duration_ms: u64,
+    layout: &'a Layout,
+    source_sample_rate: u32,
+    channels: &'a [ChannelTranscript],
+    segments: Vec<SegmentWithWords<'a>>,
+}
+
+#[derive(Serialize)]
+struct SegmentWithWords<'a> {
+    #[serde(flatten)]
+    segment: &'a Segment,
+    #[serde(skip_serializing_if = "<[Word]>::is_empty")]
+    words: &'a [Word],
+}
+
+impl<'a> TranscriptFile<'a> {
+    fn new(transcript: &'a CallTranscript, words: &'a [Vec<Word>]) -> TranscriptFile<'a> {
+        // Every field, so that one added to the transcript cannot be left out of the file.
+        let CallTranscript {
+            duration_ms,
+            layout,
+            source_sample_rate,
+            channels,
+            segments,
+        } = transcript;
+        TranscriptFile {
+            duration_ms: *duration_ms,
+            layout,
+            source_sample_rate: *source_sample_rate,
+            channels,
+            segments: segments
+                .iter()
+                .enumerate()
+                .map(|(index, segment)| SegmentWithWords {
+                    segment,
+                    words: words.get(index).map_or(&[], Vec::as_slice),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The words of a stored transcript's segments, and nothing else of it.
+#[derive(Deserialize)]
+struct SegmentWordsFile {
+    segments: Vec<SegmentWords>,
+}
+
+#[derive(Deserialize)]
+struct SegmentWords {
+    #[serde(default)]
+    words: Vec<Word>,
+}
+
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
@@ -712,6 +804,65 @@ mod tests {
         old.as_object_mut().unwrap().remove("decode_notes");
         let old: CallRecord = serde_json::from_value(old).unwrap();
         assert!(old.decode_notes.is_empty());
+    }
+
+    #[test]
+    fn word_times_are_kept_beside_the_transcript() {
+        use crate::types::{SegmentQuality, Speaker};
+        let folder = tempfile::tempdir().unwrap();
+        let store = Store::open(folder.path()).unwrap();
+        let segment = |start_ms: u64, text: &str| Segment {
+            speaker: Speaker::Unknown,
+            channel: 0,
+            start_ms,
+            end_ms: start_ms + 2_000,
+            text: text.to_string(),
+            confidence: 0.9,
+            quality: SegmentQuality::Ok,
+        };
+        let transcript = CallTranscript {
+            duration_ms: 10_000,
+            layout: Layout::Mono,
+            source_sample_rate: 8_000,
+            channels: vec![],
+            segments: vec![segment(0, "Hello there."), segment(3_000, "Bye.")],
+        };
+        let word = |text: &str, start_ms: u64, end_ms: u64| Word {
+            text: text.to_string(),
+            start_ms,
+            end_ms,
+        };
+        // Without words the file is the transcript's own JSON, as before word times were kept.
+        store.save_transcript("old", &transcript).unwrap();
+        let old = std::fs::read(store.transcript_path("old")).unwrap();
+        assert_eq!(old, serde_json::to_vec(&transcript).unwrap());
+        assert_eq!(
+            store.load_segment_words("old").unwrap(),
+            Some(vec![Vec::new(), Vec::new()])
+        );
+        // With words: in each segment's object; the transcript reads back as it was.
+        let words = vec![vec![word("Hello", 100, 500), word(" there.", 600, 1_200)]];
+        store
+            .save_transcript_with_words("new", &transcript, &words)
+            .unwrap();
+        let stored: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(store.transcript_path("new")).unwrap()).unwrap();
+        assert_eq!(
+            stored["segments"][0]["words"][1],
+            serde_json::json!({"text": " there.", "start_ms": 600, "end_ms": 1200})
+        );
+        assert!(stored["segments"][1].get("words").is_none());
+        assert_eq!(store.load_transcript("new").unwrap(), Some(transcript));
+        assert_eq!(
+            store.load_segment_words("new").unwrap(),
+            Some(vec![words[0].clone(), Vec::new()])
+        );
+        assert_eq!(store.load_segment_words("missing").unwrap(), None);
+        // A segment written before word times were kept reads with none.
+        let old_segment: SegmentWords =
+            serde_json::from_str(r#"{"speaker":"agent","channel":0,"start_ms":0,"end_ms":10,"text":"Hi","confidence":0.9,"quality":"ok"}"#)
+                .unwrap();
+        assert!(old_segment.words.is_empty());
     }
 
     #[cfg(unix)]

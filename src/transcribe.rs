@@ -18,7 +18,7 @@ use whisper_rs::{
     WhisperContextParameters, WhisperState,
 };
 
-use crate::types::{SegmentQuality, SpeechRegion};
+use crate::types::{SegmentQuality, SpeechRegion, Word};
 
 mod hooks;
 
@@ -234,6 +234,9 @@ pub struct RegionText {
     pub text: String,
     pub confidence: f32,
     pub quality: SegmentQuality,
+    /// The words of `text` with their times in call time (see [`Word`] for how they map to
+    /// the text); empty when the text is not the tokens' own (a loop was cut).
+    pub words: Vec<Word>,
 }
 
 /// Everything one channel yielded.
@@ -441,6 +444,8 @@ fn piece_at(pieces: &[Piece], window_ms: u64) -> usize {
 #[derive(Debug, Default, Clone)]
 struct RegionAccumulator {
     bytes: Vec<u8>,
+    /// The tokens behind `bytes`, in order, with their times.
+    tokens: Vec<TimedToken>,
     probability_sum: f64,
     n_tokens: u32,
     max_no_speech_probability: f32,
@@ -593,8 +598,7 @@ impl<'model> Worker<'model> {
                     continue;
                 };
                 let data = token.token_data();
-                // Ids at or above end-of-text are special: language, task and timestamp tokens.
-                if data.id >= end_of_text {
+                if !is_text_token(data.id, end_of_text) {
                     continue;
                 }
                 let Ok(bytes) = token.to_bytes() else {
@@ -626,6 +630,11 @@ impl<'model> Worker<'model> {
                 let piece = pieces[piece_index];
                 let accumulator = &mut accumulators[piece.region_index];
                 accumulator.bytes.extend_from_slice(bytes);
+                accumulator.tokens.push(TimedToken::new(
+                    bytes,
+                    [data.t0, data.t1, data.t_dtw],
+                    piece.window_start_ms,
+                ));
                 accumulator.probability_sum += f64::from(data.p);
                 accumulator.n_tokens += 1;
                 accumulator.max_no_speech_probability = accumulator
@@ -639,6 +648,144 @@ impl<'model> Worker<'model> {
             hooks,
         })
     }
+}
+
+/// Ids at or above end-of-text are special (end of text, start of transcript, language, task,
+/// no-speech, timestamp tokens): never text, and never words.
+fn is_text_token(id: i32, end_of_text: i32) -> bool {
+    id < end_of_text
+}
+
+/// One text token of a region and when it was said, in ms from the start of its region
+/// (negative: before it): what words are built from ([`build_words`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+struct TimedToken {
+    bytes: Vec<u8>,
+    /// The earliest of whisper.cpp's token start and the DTW alignment time.
+    earliest_ms: Option<i64>,
+    /// The latest of the token start, end and alignment times.
+    latest_ms: Option<i64>,
+}
+
+impl TimedToken {
+    /// A token of the piece that starts at `piece_start_ms` of its window, given whisper.cpp's
+    /// start, end and alignment (DTW) times in centiseconds of window time (negative when
+    /// missing).
+    fn new(bytes: &[u8], [t0, t1, t_dtw]: [i64; 3], piece_start_ms: u64) -> TimedToken {
+        let relative = |centiseconds: i64| {
+            (centiseconds >= 0).then(|| centiseconds * 10 - piece_start_ms as i64)
+        };
+        let (start, end, alignment) = (relative(t0), relative(t1), relative(t_dtw));
+        TimedToken {
+            bytes: bytes.to_vec(),
+            earliest_ms: start.into_iter().chain(alignment).min(),
+            latest_ms: start.into_iter().chain(end).chain(alignment).max(),
+        }
+    }
+}
+
+/// A word being built: its bytes and the earliest and latest times of its tokens, in ms from
+/// the region's start.
+#[derive(Debug, Clone, Default)]
+struct RawWord {
+    bytes: Vec<u8>,
+    earliest_ms: Option<i64>,
+    latest_ms: Option<i64>,
+}
+
+impl RawWord {
+    /// `bytes` appended, and the times widened to cover `earliest_ms..latest_ms`.
+    fn extend(&mut self, bytes: &[u8], earliest_ms: Option<i64>, latest_ms: Option<i64>) {
+        self.bytes.extend_from_slice(bytes);
+        self.earliest_ms = self.earliest_ms.into_iter().chain(earliest_ms).min();
+        self.latest_ms = self.latest_ms.into_iter().chain(latest_ms).max();
+    }
+
+    fn is_punctuation(&self) -> bool {
+        !String::from_utf8_lossy(&self.bytes)
+            .chars()
+            .any(char::is_alphanumeric)
+    }
+}
+
+/// The words of a region's tokens, in call time. A token that starts with whitespace (or the
+/// region's first) starts a word; a word of punctuation only (" -", " ...") joins the word
+/// before it (the one after it when it comes first). A word starts at the earliest time of its
+/// tokens and ends at the latest, both clamped to the region: whisper.cpp's token times and
+/// the alignment's stray into the packing pause around a region. Empty when a word has no
+/// time at all.
+fn build_words(tokens: &[TimedToken], region: &SpeechRegion) -> Vec<Word> {
+    let mut words: Vec<RawWord> = Vec::new();
+    for token in tokens {
+        let starts_word = token
+            .bytes
+            .first()
+            .is_none_or(|&byte| byte.is_ascii_whitespace());
+        if starts_word || words.is_empty() {
+            words.push(RawWord::default());
+        }
+        if let Some(word) = words.last_mut() {
+            word.extend(&token.bytes, token.earliest_ms, token.latest_ms);
+        }
+    }
+    let mut merged: Vec<RawWord> = Vec::with_capacity(words.len());
+    // Punctuation before the first word.
+    let mut leading: Option<RawWord> = None;
+    for mut word in words {
+        if word.is_punctuation() {
+            match merged.last_mut().or(leading.as_mut()) {
+                Some(before) => before.extend(&word.bytes, word.earliest_ms, word.latest_ms),
+                None => leading = Some(word),
+            }
+            continue;
+        }
+        if let Some(mut punctuation) = leading.take() {
+            punctuation.extend(&word.bytes, word.earliest_ms, word.latest_ms);
+            word = punctuation;
+        }
+        merged.push(word);
+    }
+    // Punctuation alone (the guards drop an utterance of nothing else) stays a word.
+    merged.extend(leading);
+    let call_ms = |relative: i64| {
+        (region.start_ms as i64 + relative).clamp(region.start_ms as i64, region.end_ms as i64)
+            as u64
+    };
+    let mut timed = Vec::with_capacity(merged.len());
+    for word in merged {
+        let (Some(earliest), Some(latest)) = (word.earliest_ms, word.latest_ms) else {
+            return Vec::new();
+        };
+        timed.push(Word {
+            text: String::from_utf8_lossy(&word.bytes).into_owned(),
+            start_ms: call_ms(earliest),
+            end_ms: call_ms(latest),
+        });
+    }
+    timed
+}
+
+/// `words` (from [`build_words`]) made to spell `text`, the utterance's text after the guards
+/// ([`guard_utterance`]): the guards trim the text and fold its whitespace, so each word keeps
+/// its own characters with one space before it (none before the first), and the words,
+/// concatenated, are `text` exactly. When they do not spell it (a loop was cut, sound
+/// descriptions removed, or the words have no times) there are no words: a word that is not
+/// where the text says it is must not place anything.
+fn words_of_text(text: &str, words: Vec<Word>) -> Vec<Word> {
+    let mut spelt: Vec<Word> = Vec::with_capacity(words.len());
+    for word in words {
+        let folded = word.text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if folded.is_empty() {
+            continue;
+        }
+        let space = if spelt.is_empty() { "" } else { " " };
+        spelt.push(Word {
+            text: format!("{space}{folded}"),
+            ..word
+        });
+    }
+    let spelling: String = spelt.iter().map(|word| word.text.as_str()).collect();
+    if spelling == text { spelt } else { Vec::new() }
 }
 
 /// What running one window told besides its text.
@@ -735,6 +882,7 @@ impl ChannelStream<'_, '_> {
             return Err(error);
         }
         let settings = self.worker.transcriber.settings();
+        let regions = self.regions;
         let mut channel_text = self.channel_text;
         for (region_index, accumulator) in self.accumulators.into_iter().enumerate() {
             if accumulator.n_tokens == 0 {
@@ -750,6 +898,10 @@ impl ChannelStream<'_, '_> {
             ) {
                 Some((text, quality)) => channel_text.utterances.push(RegionText {
                     region_index,
+                    words: words_of_text(
+                        &text,
+                        build_words(&accumulator.tokens, &regions[region_index]),
+                    ),
                     text,
                     confidence,
                     quality,
@@ -1148,6 +1300,204 @@ mod tests {
 
     fn region(start_ms: u64, end_ms: u64) -> SpeechRegion {
         SpeechRegion { start_ms, end_ms }
+    }
+
+    /// Tokens of a piece that starts at 300 ms of its window: (text, t0, t1, DTW) in
+    /// centiseconds of window time.
+    fn tokens(list: &[(&str, i64, i64, i64)]) -> Vec<TimedToken> {
+        list.iter()
+            .map(|&(text, t0, t1, dtw)| TimedToken::new(text.as_bytes(), [t0, t1, dtw], 300))
+            .collect()
+    }
+
+    fn word(text: &str, start_ms: u64, end_ms: u64) -> Word {
+        Word {
+            text: text.to_string(),
+            start_ms,
+            end_ms,
+        }
+    }
+
+    #[test]
+    fn words_start_at_tokens_with_a_leading_space() {
+        // A region at 10 s of the call, packed at 300 ms of the window.
+        let region = region(10_000, 14_000);
+        let words = build_words(
+            &tokens(&[
+                // The earliest of t0 and DTW starts a word; the latest time ends it.
+                (" I", 40, 50, 45),
+                (" repeat", 60, 100, 55),
+                (" 4", 110, 120, 125),
+                ("11", 120, 150, 140),
+                ("1", 150, 160, 170),
+            ]),
+            &region,
+        );
+        assert_eq!(
+            words,
+            [
+                word(" I", 10_100, 10_200),
+                word(" repeat", 10_250, 10_700),
+                word(" 4111", 10_800, 11_400),
+            ]
+        );
+        // The region's first token starts a word whether or not it has a space.
+        let words = build_words(&tokens(&[("Hi", 40, 50, 45), ("!", 50, 52, 51)]), &region);
+        assert_eq!(words, [word("Hi!", 10_100, 10_220)]);
+    }
+
+    #[test]
+    fn punctuation_belongs_to_the_word_before_it() {
+        let region = region(0, 10_000);
+        let words = build_words(
+            &tokens(&[
+                (" card", 40, 80, 70),
+                (".", 80, 82, 90),
+                (" four", 100, 120, 110),
+                (",", 120, 121, 118),
+                (" -", 125, 126, 130),
+                (" one", 130, 150, 140),
+                (" ...", 150, 151, 152),
+            ]),
+            &region,
+        );
+        assert_eq!(
+            words,
+            [
+                word(" card.", 100, 600),
+                word(" four, -", 700, 1_000),
+                word(" one ...", 1_000, 1_220),
+            ]
+        );
+        // Before the first word, it opens the word after it.
+        let words = build_words(
+            &tokens(&[(" \"", 40, 40, 45), (" Hello", 50, 70, 60)]),
+            &region,
+        );
+        assert_eq!(words, [word(" \" Hello", 100, 400)]);
+        let words = build_words(
+            &tokens(&[(" \"", 40, 40, 45), ("Hello", 50, 70, 60)]),
+            &region,
+        );
+        assert_eq!(words, [word(" \"Hello", 100, 400)]);
+    }
+
+    #[test]
+    fn word_times_stay_within_their_region() {
+        let region = region(5_000, 6_000);
+        // Times in the packing pause before the piece (window 0–300 ms) and past its end.
+        let words = build_words(
+            &tokens(&[(" early", 10, 40, 35), (" late", 120, 160, 200)]),
+            &region,
+        );
+        assert_eq!(
+            words,
+            [word(" early", 5_000, 5_100), word(" late", 5_900, 6_000)]
+        );
+        // A missing time (-1) is left out; a word with no time at all leaves the region
+        // without words.
+        let words = build_words(
+            &tokens(&[(" one", -1, 50, 40), (" two", -1, -1, 60)]),
+            &region,
+        );
+        assert_eq!(
+            words,
+            [word(" one", 5_100, 5_200), word(" two", 5_300, 5_300)]
+        );
+        assert!(
+            build_words(
+                &tokens(&[(" one", 40, 50, 45), (" two", -1, -1, -1)]),
+                &region
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn special_tokens_are_not_text() {
+        // whisper.cpp's ids for the multilingual models: end of text 50257, then start of
+        // transcript, languages, tasks, no-speech and timestamp tokens.
+        let end_of_text = 50_257;
+        assert!(is_text_token(220, end_of_text));
+        assert!(!is_text_token(end_of_text, end_of_text));
+        assert!(!is_text_token(50_364, end_of_text));
+    }
+
+    #[test]
+    fn words_spell_the_utterance_text_or_there_are_none() {
+        let settings = AsrSettings::default();
+        let region = region(2_712, 10_952);
+        // The customer's card in c05 as Whisper base read it (times in call time, shifted to
+        // the piece's window time).
+        let window = |call_ms: i64| (call_ms - 2_712 + 300) / 10;
+        let raw: Vec<(&str, i64, i64, i64)> = [
+            (" I", 2592, 2592, 2992),
+            (" lost", 2892, 3262, 3372),
+            (" my", 3422, 3672, 3532),
+            (" card", 3672, 4412, 4052),
+            (".", 4412, 4552, 4272),
+            (" A", 4662, 4732, 4392),
+            (" number", 4732, 5232, 4772),
+            (" in", 5232, 5392, 4932),
+            (" 4", 5392, 5642, 5232),
+            ("11", 5642, 6122, 5832),
+            ("1", 6122, 6262, 7752),
+            (".", 6482, 6992, 7892),
+            (" 11", 7062, 8282, 8332),
+            ("11", 8282, 9532, 9072),
+            ("1", 9532, 10152, 9612),
+            (".", 10152, 10712, 10432),
+        ]
+        .iter()
+        .map(|&(text, t0, t1, dtw)| (text, window(t0), window(t1), window(dtw)))
+        .collect();
+        let tokens = tokens(&raw);
+        let raw_text: String = raw.iter().map(|token| token.0).collect();
+        let (text, quality) = guard_utterance(&raw_text, 0.9, 0.1, &settings).unwrap();
+        assert_eq!(quality, SegmentQuality::Ok);
+        let words = words_of_text(&text, build_words(&tokens, &region));
+        let texts: Vec<&str> = words.iter().map(|word| word.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "I", " lost", " my", " card.", " A", " number", " in", " 4111.", " 11111."
+            ]
+        );
+        assert_eq!(texts.concat(), text);
+        assert_eq!(words[0], word("I", 2_712, 2_992));
+        assert_eq!(words[6], word(" in", 4_932, 5_392));
+        assert_eq!(words[7], word(" 4111.", 5_232, 7_892));
+        // Whitespace the guards fold is folded in the words too.
+        let words = words_of_text(
+            "Hello there.",
+            vec![
+                word("  Hello", 0, 10),
+                word(" ", 10, 20),
+                word("  there.", 20, 30),
+            ],
+        );
+        assert_eq!(words, [word("Hello", 0, 10), word(" there.", 20, 30)]);
+        // A cut loop, a sound description removed, or no words: none.
+        let looped = format!("I see.{}", " okay".repeat(10));
+        let (cut, quality) = guard_utterance(&looped, 0.9, 0.1, &settings).unwrap();
+        assert_eq!(quality, SegmentQuality::RepetitionTrimmed);
+        let looped_words: Vec<Word> = [word("I", 0, 10), word(" see.", 10, 20)]
+            .into_iter()
+            .chain((0..10).map(|_| word(" okay", 20, 30)))
+            .collect();
+        assert!(words_of_text(&cut, looped_words).is_empty());
+        assert!(
+            words_of_text(
+                "Hello there",
+                vec![
+                    word(" [MUSIC]", 0, 10),
+                    word(" Hello", 10, 20),
+                    word(" there", 20, 30)
+                ]
+            )
+            .is_empty()
+        );
+        assert!(words_of_text("Hello", Vec::new()).is_empty());
     }
 
     #[test]

@@ -153,6 +153,25 @@ pub struct Segment {
     pub quality: SegmentQuality,
 }
 
+/// A word of a segment and when it was said, from Whisper's token times (see
+/// [`crate::transcribe::RegionText::words`]). Kept beside the segment in the stored transcript
+/// (the `words` of each segment in `OUT/.callqa/transcripts/*.json`, see
+/// [`crate::store::Store::save_transcript_with_words`]), never in the dataset.
+///
+/// A segment's words, concatenated, are its text byte for byte: the first word has no leading
+/// space, each later one starts with the one space before it (" four,"), and punctuation
+/// belongs to the word before it. A segment whose text callqa changed beyond that (a loop cut,
+/// sound descriptions removed) has no words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Word {
+    pub text: String,
+    /// Call time: the earliest of its tokens' start and alignment (DTW) times, within the
+    /// segment.
+    pub start_ms: u64,
+    /// The latest of its tokens' times, within the segment.
+    pub end_ms: u64,
+}
+
 /// Acoustic measurements of one speech region, kept so that tone and timing can be re-analysed
 /// without the audio.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]

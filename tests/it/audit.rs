@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use callqa::audit::{Bleep, MAX_CLIP_MS, personal_data_spans};
+use callqa::audit::{Bleep, MAX_CLIP_MS, personal_data_bleeps, timed_words};
 use callqa::decode::{DecodeOptions, TARGET_SAMPLE_RATE, decode_file};
 use callqa::report::format_time;
 use callqa::store::{Outcome, Store};
@@ -242,7 +242,8 @@ fn read_clip(path: &Path) -> Vec<Vec<f32>> {
 }
 
 /// The recording of a call as the run decoded it, and what the sampler must bleep (the
-/// personal data in its raw transcript, on the speaker's channel), from the run state.
+/// personal data in its raw transcript, on the speaker's channel, placed by the stored word
+/// times), from the run state.
 fn call_audio_and_personal_data(out: &Path, call_id: &str) -> CallAudio {
     let store = Store::open(out).unwrap();
     let record = store.load_record(call_id).unwrap().unwrap();
@@ -256,10 +257,11 @@ fn call_audio_and_personal_data(out: &Path, call_id: &str) -> CallAudio {
         .language
         .clone()
         .unwrap_or_else(|| "en".to_string());
+    let words = store.load_segment_words(transcript_key).unwrap().unwrap();
     let decoded = decode_file(&record.spec.path, &DecodeOptions::default()).unwrap();
     (
         decoded.channels,
-        personal_data_spans(&transcript, &language),
+        personal_data_bleeps(&transcript, &language, &timed_words(&words)),
     )
 }
 
@@ -404,7 +406,22 @@ fn each_clip_holds_the_audio_of_its_finding() {
 fn card_digits_are_never_heard_in_a_clip() {
     let run = fixture_run();
     let folder = tempfile::tempdir().unwrap();
-    assert_card_number_bleeped(&run.out, &folder.path().join("c05"));
+    let rows = assert_card_number_bleeped(&run.out, &folder.path().join("c05"));
+    // The run kept Whisper's word times, and they place both readings: from the word before
+    // the card, so the start of each sentence stays audible (checked above).
+    let (_, bleeps) = call_audio_and_personal_data(&run.out, "c05_card_number");
+    assert_eq!(bleeps.len(), 2, "{bleeps:?}");
+    assert!(bleeps.iter().all(|bleep| bleep.by_words), "{bleeps:?}");
+    for row in rows
+        .iter()
+        .filter(|row| row["call_id"] == "c05_card_number")
+    {
+        assert!(
+            !row["bleeped"].contains("(whole utterance)"),
+            "{}",
+            row["bleeped"]
+        );
+    }
 }
 
 /// The same with the transcript as a perfect ASR would have it: the bleep follows the
@@ -430,6 +447,7 @@ fn bleeps_follow_the_personal_data_in_the_transcript() {
         }
     }
     assert!(n_changed >= 2, "{:?}", transcript.segments);
+    // Saved without word times (they were the old text's): whole utterances are bleeped.
     store.save_transcript(transcript_key, &transcript).unwrap();
     assert_card_number_bleeped(&out, &folder.path().join("c05"));
 }
@@ -448,7 +466,8 @@ fn clip_blocks(clip_start: u64, clip_end: u64, from: u64, to: u64) -> Vec<std::o
     blocks(clip_start, from, to)
 }
 
-fn assert_card_number_bleeped(out: &Path, audit_dir: &Path) {
+/// Returns the sample's rows.
+fn assert_card_number_bleeped(out: &Path, audit_dir: &Path) -> Vec<SheetRow> {
     let rows = sample(
         out,
         audit_dir,
@@ -569,6 +588,7 @@ fn assert_card_number_bleeped(out: &Path, audit_dir: &Path) {
         }
     }
     assert!(n_checked > 0, "no clip of c05 covers the card number");
+    rows
 }
 
 /// A transcript holding `<script>` shows as text in the report, in the whole-dataset report
