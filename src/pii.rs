@@ -1,9 +1,9 @@
 //! Personal data in transcript text: detection and redaction.
 //!
-//! Finds card numbers, IBANs, phone numbers, e-mail addresses and secrets (CVV, PIN, password,
-//! one-time codes) in what Whisper wrote, and replaces them with `[CARD]`, `[IBAN]`, `[PHONE]`,
-//! `[EMAIL]`, `[SECRET]`. Everything callqa writes (dataset, report, logs, finding evidence)
-//! goes through [`redact`] or [`redact_sequence`].
+//! Finds card numbers, IBANs, phone numbers, e-mail addresses, secrets (CVV, PIN, password,
+//! one-time codes) and postal addresses in what Whisper wrote, and replaces them with `[CARD]`,
+//! `[IBAN]`, `[PHONE]`, `[EMAIL]`, `[SECRET]`, `[ADDRESS]`. Everything callqa writes (dataset,
+//! report, logs, finding evidence) goes through [`redact`] or [`redact_sequence`].
 //!
 //! Transcripts do not hold clean numbers, so detection works on *digit runs*: consecutive
 //! digits written as digits in any script (`4111`, `۴۱۱۱`, `４１１１`) or spoken as words in the
@@ -29,12 +29,26 @@
 //! E-mail addresses are found written (`a.b@c.com`) and spoken: "john dot smith at gmail dot
 //! com", spelled "J-O-H-N dot S-M-I-T-H at …", "john underscore smith at …", "zhangsan艾特qq点com".
 //!
+//! Postal addresses ([`address`]) are a street word and a house number in the language's order
+//! ("42 Baker Street, flat 3", "calle Mayor, 12, 3.º B", "ул. Ленина, д. 5, кв. 12", "ul.
+//! Marszałkowska 10 m. 5", "建国路88号3号楼", "خیابان ولیعصر، پلاک ۵"), with the flat, postcode
+//! and city that run on from them, and postcodes after their keyword ("zip code 90210", "کد
+//! پستی ۱۲۳۴۵۶۷۸۹۰"). They are looked for last: a card, IBAN, e-mail, secret or phone number
+//! keeps its span and label, and an address around one is cut into the parts beside it. The one
+//! exception is a postcode right after its keyword that the length check took for a phone
+//! number (a Persian postcode has ten digits): it is an address. Whose address it is does not
+//! change the redaction; [`address_owner`] tells the rulebook whether the words around it make it
+//! the customer's ("your address is …") or the company's ("our branch is at …"), since only the
+//! first is a finding. [`PiiSpan`] carries no owner: the question belongs to the rule, and the
+//! spans of the other kinds stay as they were.
+//!
 //! Redaction is conservative on purpose: a whole run is redacted when any part of it is a card,
 //! so no digit of a card survives next to the placeholder.
 //!
 //! Promise: pure functions, no I/O, never panic; spans are sorted, never overlap and lie on
 //! char boundaries.
 
+mod address;
 mod spoken;
 
 use std::ops::Range;
@@ -55,15 +69,17 @@ pub enum PiiKind {
     Phone,
     Email,
     Secret,
+    Address,
 }
 
 impl PiiKind {
-    pub const ALL: [PiiKind; 5] = [
+    pub const ALL: [PiiKind; 6] = [
         PiiKind::Card,
         PiiKind::Iban,
         PiiKind::Phone,
         PiiKind::Email,
         PiiKind::Secret,
+        PiiKind::Address,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +89,7 @@ impl PiiKind {
             PiiKind::Phone => "phone",
             PiiKind::Email => "email",
             PiiKind::Secret => "secret",
+            PiiKind::Address => "address",
         }
     }
 
@@ -88,6 +105,7 @@ impl PiiKind {
             PiiKind::Phone => "[PHONE]",
             PiiKind::Email => "[EMAIL]",
             PiiKind::Secret => "[SECRET]",
+            PiiKind::Address => "[ADDRESS]",
         }
     }
 
@@ -99,6 +117,7 @@ impl PiiKind {
             PiiKind::Phone => "phone number",
             PiiKind::Email => "e-mail address",
             PiiKind::Secret => "secret code or password",
+            PiiKind::Address => "postal address",
         }
     }
 }
@@ -121,9 +140,32 @@ pub fn find(text: &str, language: &str) -> Vec<PiiSpan> {
 }
 
 /// Replaces personal data with placeholders (`[CARD]`, `[IBAN]`, `[PHONE]`, `[EMAIL]`,
-/// `[SECRET]`).
+/// `[SECRET]`, `[ADDRESS]`).
 pub fn redact(text: &str, language: &str) -> String {
     redact_spans(text, &find(text, language))
+}
+
+/// Whose postal address a text gives (see [`address_owner`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressOwner {
+    /// A cue naming the address the customer's: "your address", "on file", "su domicilio",
+    /// "ваш адрес", "Pana adres", "您的地址", "آدرس شما" (a bare "you" is none).
+    Customer,
+    /// A cue of the company or of a place the customer is sent to, anywhere in the sentence:
+    /// "our branch is at", "pick it up at", "nuestra oficina", "пункт выдачи", "…的营业厅",
+    /// "شعبه ما".
+    Company,
+    /// No cue in the sentence.
+    Unknown,
+}
+
+/// Whose postal address `text` gives at `address` (a [`PiiKind::Address`] span's byte range,
+/// as [`find`] returns it): a cue of the company or of a place to go to anywhere in the same
+/// sentence makes it the company's; else the nearest customer cue before it, or after it ("…
+/// is that still your address?"). `language` as for [`find`];
+/// other languages give [`AddressOwner::Unknown`]. Redaction does not depend on it.
+pub fn address_owner(text: &str, address: Range<usize>, language: &str) -> AddressOwner {
+    address::owner(text, &address, Language::from_code(language))
 }
 
 /// Replaces the given spans (sorted, non-overlapping, as [`find`] returns them).
@@ -823,6 +865,77 @@ impl SpanSet {
         }
     }
 
+    /// Adds a postal address over `range`. Spans of other kinds inside it keep their place and
+    /// label: the address is cut around them, each part trimmed of spaces and punctuation (a
+    /// part with no letter or digit is dropped). Address spans it meets merge with it.
+    fn add_address(&mut self, text: &str, range: Range<usize>) {
+        if range.start >= range.end || text.get(range.clone()).is_none() {
+            return;
+        }
+        let mut others: Vec<Range<usize>> = self
+            .spans
+            .iter()
+            .filter(|span| span.kind != PiiKind::Address)
+            .map(|span| span.byte_range.clone())
+            .filter(|other| other.start < range.end && range.start < other.end)
+            .collect();
+        others.sort_by_key(|other| other.start);
+        let mut parts = Vec::new();
+        let mut position = range.start;
+        for other in others
+            .iter()
+            .chain(std::iter::once(&(range.end..range.end)))
+        {
+            if other.start > position {
+                parts.push(position..other.start.min(range.end));
+            }
+            position = position.max(other.end);
+        }
+        for part in parts {
+            let Some(piece) = text.get(part.clone()) else {
+                continue;
+            };
+            let trim = |character: char| !character.is_alphanumeric();
+            let start = part.start + (piece.len() - piece.trim_start_matches(trim).len());
+            let end = part.start + piece.trim_end_matches(trim).len();
+            if start >= end {
+                continue;
+            }
+            let mut merged = start..end;
+            self.spans.retain(|span| {
+                let meets = span.kind == PiiKind::Address
+                    && span.byte_range.start <= merged.end
+                    && merged.start <= span.byte_range.end;
+                if meets {
+                    merged = merged.start.min(span.byte_range.start)
+                        ..merged.end.max(span.byte_range.end);
+                }
+                !meets
+            });
+            self.spans.push(PiiSpan {
+                kind: PiiKind::Address,
+                byte_range: merged,
+                verified: false,
+            });
+        }
+    }
+
+    /// Adds a postcode named by its keyword as an address: the phone number the length check
+    /// made of exactly these digits ("کد پستی ۱۲۳۴۵۶۷۸۹۰", ten digits) becomes an address; any
+    /// other span over them stays.
+    fn add_postcode(&mut self, range: Range<usize>) {
+        if let Some(span) = self
+            .spans
+            .iter_mut()
+            .find(|span| span.kind == PiiKind::Phone && span.byte_range == range)
+        {
+            span.kind = PiiKind::Address;
+            span.verified = false;
+            return;
+        }
+        self.add(PiiKind::Address, range, false);
+    }
+
     fn into_sorted(mut self) -> Vec<PiiSpan> {
         self.spans.sort_by_key(|span| span.byte_range.start);
         self.spans
@@ -867,7 +980,9 @@ fn find_in_pieces(text: &str, language: Language, pieces: &[Piece]) -> Vec<PiiSp
     let phone_keywords = keyword_positions(tokens, &keywords.phone);
     let phone_only_keywords = keyword_positions(tokens, &keywords.phone_only);
     let other_numbers = keyword_positions(tokens, &keywords.other_numbers);
-    let runs = digit_runs(text, tokens, language, &spans);
+    let token_texts: Vec<&str> = tokens.iter().map(|token| token.text.as_str()).collect();
+    let reader = spoken::Reader::new(&token_texts, language);
+    let runs = digit_runs(text, tokens, &reader, &spans);
     let runs = bridge_runs(
         text,
         tokens,
@@ -891,6 +1006,8 @@ fn find_in_pieces(text: &str, language: Language, pieces: &[Piece]) -> Vec<PiiSp
         }
     }
     find_word_passwords(text, tokens, words, &keywords.password, &mut spans);
+    // Last, so that every other kind keeps its span (see the module docs).
+    address::find(text, tokens, &reader, language, &mut spans);
     spans.into_sorted()
 }
 
@@ -1100,9 +1217,12 @@ fn is_number_separator(character: char) -> bool {
         )
 }
 
-fn digit_runs(text: &str, tokens: &[Token], language: Language, taken: &SpanSet) -> Vec<DigitRun> {
-    let token_texts: Vec<&str> = tokens.iter().map(|token| token.text.as_str()).collect();
-    let reader = spoken::Reader::new(&token_texts, language);
+fn digit_runs(
+    text: &str,
+    tokens: &[Token],
+    reader: &spoken::Reader<'_>,
+    taken: &SpanSet,
+) -> Vec<DigitRun> {
     let mut runs = Vec::new();
     let mut current = DigitRun::default();
     let mut previous_end: Option<usize> = None;
@@ -2490,6 +2610,40 @@ mod tests {
             "\u{064B}",
             "*",
             "«",
+            "Street",
+            "St.",
+            "Flat",
+            "NW1 6XE",
+            "IL",
+            "zip code",
+            "calle",
+            "c/",
+            "nº",
+            "3.º",
+            "B",
+            "улица",
+            "ул.",
+            "д.",
+            "кв.",
+            "Ленина",
+            "ulica",
+            "m.",
+            "00-590",
+            "/",
+            "路",
+            "号",
+            "楼",
+            "单元",
+            "室",
+            "市",
+            "邮编",
+            "خیابان",
+            "پلاک",
+            "واحد",
+            "کد پستی",
+            "،",
+            "your",
+            "شما",
         ];
         let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
         let mut next = move || {
@@ -2498,6 +2652,8 @@ mod tests {
             state ^= state << 17;
             state
         };
+        // The palette must reach the address detector, not only the checks before it.
+        let mut n_addresses = 0;
         for _ in 0..600 {
             let length = (next() % 40) as usize;
             let text: String = (0..length)
@@ -2515,6 +2671,15 @@ mod tests {
                     end = span.byte_range.end;
                 }
                 let _ = redact(&text, language);
+                // Whose address: on every span, and on ranges that need not lie on a char
+                // boundary nor inside the text.
+                for span in &spans {
+                    let _ = address_owner(&text, span.byte_range.clone(), language);
+                    n_addresses += usize::from(span.kind == PiiKind::Address);
+                }
+                let a = (next() % (text.len() as u64 + 3)) as usize;
+                let b = (next() % (text.len() as u64 + 3)) as usize;
+                let _ = address_owner(&text, a..b, language);
                 let normalized =
                     crate::normalize::normalize_text(&text, Language::from_code(language));
                 for token in &normalized.tokens {
@@ -2522,6 +2687,7 @@ mod tests {
                 }
             }
         }
+        assert!(n_addresses > 0, "no address in the random texts");
     }
 
     #[test]

@@ -401,6 +401,7 @@ impl RuleCompiler<'_> {
             }
             return Some(Condition::PersonalData(PersonalDataCondition {
                 kinds: personal_data.kinds.clone(),
+                language: self.normalization,
             }));
         }
         None

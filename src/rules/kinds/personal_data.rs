@@ -7,6 +7,15 @@
 //! A card split over two consecutive utterances is found too. The evidence quotes the
 //! utterance with the data replaced by `[CARD]`, `[SECRET]` …: never a digit of it.
 //!
+//! `address` counts only the customer's postal address: one with a cue in its sentence that
+//! names it theirs ("your address is …", "on file", "su domicilio", "ваш адрес", "Pana adres",
+//! "您的地址", "آدرس شما"; a bare "you" is none; see [`crate::pii::address_owner`]). An agent giving the
+//! company's address ("Our branch is at 10 Main Street", "您可以到建国路88号的营业厅") breaks no
+//! rule, and an address without any cue is not held against the agent either (precision
+//! first). Ownership is decided here, per span, in the rulebook's language, not by the
+//! detector: every address is redacted, whoever's it is, and [`crate::pii::PiiSpan`] stays as
+//! the other kinds use it.
+//!
 //! ```toml
 //! [[rule]]
 //! id = "personal_data.card_read_out"
@@ -18,7 +27,8 @@
 //! personal_data = { kinds = ["card", "iban"] }
 //! ```
 
-use crate::pii::PiiKind;
+use crate::normalize::Language;
+use crate::pii::{self, AddressOwner, PiiKind, PiiSpan};
 use crate::rules::context::CallContext;
 use crate::rules::{Finding, Rule};
 
@@ -26,6 +36,23 @@ use crate::rules::{Finding, Rule};
 #[derive(Debug, Clone)]
 pub struct PersonalDataCondition {
     pub kinds: Vec<PiiKind>,
+    /// The rulebook's language, which tells whose an address is ([`Language::Other`] for the
+    /// shared-only rulebook: the call's own language is used, as for detection).
+    pub language: Language,
+}
+
+impl PersonalDataCondition {
+    /// Whether a span of `text` is what the rule is about: one of its kinds, and for an
+    /// address, the customer's.
+    fn counts(&self, span: &PiiSpan, text: &str, language: Language) -> bool {
+        self.kinds.contains(&span.kind)
+            && (span.kind != PiiKind::Address
+                || pii::address_owner(
+                    text,
+                    span.byte_range.clone(),
+                    language.code().unwrap_or_default(),
+                ) == AddressOwner::Customer)
+    }
 }
 
 pub(crate) fn evaluate(
@@ -34,15 +61,23 @@ pub(crate) fn evaluate(
     context: &CallContext<'_>,
 ) -> Vec<Finding> {
     let scope = context.scope(rule.speaker, rule.window);
+    // The language the detector read the call in (see `rules::evaluate_with_quotes`).
+    let language = match condition.language {
+        Language::Other => context
+            .transcript
+            .language()
+            .map_or(Language::Other, Language::from_code),
+        language => language,
+    };
     let mut findings = Vec::new();
     for &segment_index in &scope.segments {
+        let segment = &context.transcript.segments[segment_index];
         let Some(span) = context.pii[segment_index]
             .iter()
-            .find(|span| condition.kinds.contains(&span.kind))
+            .find(|span| condition.counts(span, &segment.text, language))
         else {
             continue;
         };
-        let segment = &context.transcript.segments[segment_index];
         let evidence = format!(
             "{} said aloud: {}",
             span.kind.description(),
