@@ -70,16 +70,18 @@ pub enum PiiKind {
     Email,
     Secret,
     Address,
+    Account,
 }
 
 impl PiiKind {
-    pub const ALL: [PiiKind; 6] = [
+    pub const ALL: [PiiKind; 7] = [
         PiiKind::Card,
         PiiKind::Iban,
         PiiKind::Phone,
         PiiKind::Email,
         PiiKind::Secret,
         PiiKind::Address,
+        PiiKind::Account,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -90,6 +92,7 @@ impl PiiKind {
             PiiKind::Email => "email",
             PiiKind::Secret => "secret",
             PiiKind::Address => "address",
+            PiiKind::Account => "account",
         }
     }
 
@@ -106,6 +109,7 @@ impl PiiKind {
             PiiKind::Email => "[EMAIL]",
             PiiKind::Secret => "[SECRET]",
             PiiKind::Address => "[ADDRESS]",
+            PiiKind::Account => "[ACCOUNT]",
         }
     }
 
@@ -118,6 +122,7 @@ impl PiiKind {
             PiiKind::Email => "e-mail address",
             PiiKind::Secret => "secret code or password",
             PiiKind::Address => "postal address",
+            PiiKind::Account => "account number",
         }
     }
 }
@@ -384,11 +389,16 @@ fn asked_for(text: &str, language: Language) -> Option<PiiKind> {
             .map(|range| range.end)
             .max()
     };
-    match (last(&keywords.secret), last(&keywords.phone_asked)) {
-        (Some(secret), Some(phone)) if phone > secret => Some(PiiKind::Phone),
-        (Some(_), _) => Some(PiiKind::Secret),
-        (None, Some(_)) => Some(PiiKind::Phone),
-        (None, None) => None,
+    // "Account number please": its "number" is a phone keyword too; the account wins.
+    let account = last(&keywords.account);
+    let phone = last(&keywords.phone_asked).filter(|&phone| account.is_none_or(|end| phone > end));
+    match (last(&keywords.secret), phone, account) {
+        (Some(secret), Some(phone), _) if phone > secret => Some(PiiKind::Phone),
+        (Some(secret), _, Some(account)) if account > secret => Some(PiiKind::Account),
+        (Some(_), _, _) => Some(PiiKind::Secret),
+        (None, Some(_), _) => Some(PiiKind::Phone),
+        (None, None, Some(_)) => Some(PiiKind::Account),
+        (None, None, None) => None,
     }
 }
 
@@ -980,6 +990,15 @@ fn find_in_pieces(text: &str, language: Language, pieces: &[Piece]) -> Vec<PiiSp
     let phone_keywords = keyword_positions(tokens, &keywords.phone);
     let phone_only_keywords = keyword_positions(tokens, &keywords.phone_only);
     let other_numbers = keyword_positions(tokens, &keywords.other_numbers);
+    // An account noun reaches digits only within its clause: "my account number, I paid five
+    // hundred thousand" names no number. Kept: the token range and the byte where it ends.
+    let account_keywords: Vec<(Range<usize>, usize)> = keyword_positions(tokens, &keywords.account)
+        .into_iter()
+        .filter_map(|range| {
+            let end_byte = tokens.get(range.end.checked_sub(1)?)?.byte_range.end;
+            Some((range, end_byte))
+        })
+        .collect();
     let token_texts: Vec<&str> = tokens.iter().map(|token| token.text.as_str()).collect();
     let reader = spoken::Reader::new(&token_texts, language);
     let runs = digit_runs(text, tokens, &reader, &spans);
@@ -996,6 +1015,8 @@ fn find_in_pieces(text: &str, language: Language, pieces: &[Piece]) -> Vec<PiiSp
         phone_keywords: &phone_keywords,
         phone_only_keywords: &phone_only_keywords,
         other_numbers: &other_numbers,
+        account_keywords: &account_keywords,
+        text,
         pieces,
     };
     for run in &runs {
@@ -1051,6 +1072,45 @@ fn other_number_nouns(language: Language) -> &'static [&'static str] {
     }
 }
 
+/// Names of a customer's account number, in normalised form: 4–20 digits near one, or answering
+/// a question for one ("Account number please." … "One, two, three, four, five, six."), are an
+/// account number. Not "account" alone: "your account ending in 4567" names no number.
+fn account_nouns(language: Language) -> &'static [&'static str] {
+    match language {
+        Language::English => &[
+            "account number",
+            "account no",
+            "acct number",
+            "customer number",
+            "membership number",
+        ],
+        Language::Spanish => &[
+            "numero de cuenta",
+            "cuenta numero",
+            "numero de cliente",
+            "numero de socio",
+        ],
+        Language::Russian => &[
+            "номер счета",
+            "номер сч",
+            "номер лицев* счет*",
+            "лицев* счет*",
+            "номер договор*",
+            "номер клиент*",
+        ],
+        Language::Polish => &[
+            "numer konta",
+            "numer rachunku",
+            "nr konta",
+            "nr rachunku",
+            "numer klienta",
+        ],
+        Language::Chinese => &["账 号", "帐 号", "账 户", "帐 户", "客 户 号", "会 员 号"],
+        Language::Persian => &["شماره حساب", "شماره مشتری", "شماره اشتراک"],
+        Language::Other => &["account number"],
+    }
+}
+
 /// Phone keywords that name any number ("number", "номер", "شماره", "号码"): a secret asked for
 /// just before is still a secret when one of these is next to it.
 const GENERIC_NUMBER_WORDS: &[&str] = &["number", "numero", "номер", "numer", "شماره", "号码"];
@@ -1066,6 +1126,8 @@ struct CompiledKeywords {
     phone_only: Vec<Vec<Token>>,
     /// Nouns of other numbers ([`other_number_nouns`]).
     other_numbers: Vec<Vec<Token>>,
+    /// Names of an account number ([`account_nouns`]).
+    account: Vec<Vec<Token>>,
     /// Spoken e-mail words: "at", "dot", and "dot" or "underscore" inside the local part.
     email_at: Vec<Vec<Token>>,
     email_dot: Vec<Vec<Token>>,
@@ -1102,6 +1164,7 @@ fn compiled_keywords(language: Language) -> &'static CompiledKeywords {
                     !GENERIC_NUMBER_WORDS.contains(&phrase.trim_end_matches('*'))
                 })),
                 other_numbers: compile(&mut other_number_nouns(language).iter()),
+                account: compile(&mut account_nouns(language).iter()),
                 email_at: compile(&mut words.email_at.iter()),
                 email_dot: compile(&mut words.email_dot.iter()),
                 email_local_join: compile(&mut words.email_dot.iter().chain(words.email_join)),
@@ -1396,10 +1459,27 @@ struct Classifier<'a> {
     phone_only_keywords: &'a [Range<usize>],
     /// Where nouns of other numbers are ([`other_number_nouns`]).
     other_numbers: &'a [Range<usize>],
+    /// Where names of an account number are ([`account_nouns`]), and the byte each ends at.
+    account_keywords: &'a [(Range<usize>, usize)],
+    /// The text the byte offsets are in.
+    text: &'a str,
     pieces: &'a [Piece],
 }
 
 impl Classifier<'_> {
+    /// Whether an account noun names the digits starting at token `first_token` (byte
+    /// `first_byte`): at most 6 tokens before them, with no clause break between ("Account
+    /// number: 12345678" but not "my account number, I paid 500000").
+    fn names_account(&self, first_token: usize, first_byte: usize) -> bool {
+        self.account_keywords.iter().any(|(keyword, end_byte)| {
+            keyword.end <= first_token
+                && first_token - keyword.end <= 6
+                && self.text.get(*end_byte..first_byte).is_some_and(|between| {
+                    !between.contains([',', '.', ';', '!', '?', '\n', '，', '。', '،', '؛'])
+                })
+        })
+    }
+
     /// Which utterance a byte of the joined text belongs to.
     fn piece_of(&self, byte: usize) -> usize {
         self.pieces
@@ -1562,6 +1642,14 @@ impl Classifier<'_> {
             && (7..=15).contains(&n_digits)
         {
             Some((PiiKind::Phone, plus_offset..whole.end, false))
+        } else if (4..=20).contains(&n_digits)
+            && (self.names_account(first_token, first.byte_range.start)
+                || asked == Some(PiiKind::Account))
+            && !near(self.phone_only_keywords, 8, 2)
+        {
+            // "Your account number is 12345678", or the answer to "Account number please."
+            // (a Luhn-valid card among the digits was taken as a card before).
+            Some((PiiKind::Account, whole, false))
         } else if (13..=19).contains(&n_digits) {
             // Most likely a card the ASR garbled: redact it as one.
             Some((PiiKind::Card, whole, false))
@@ -2090,6 +2178,49 @@ mod tests {
             redact_transcript(&transcript, "en"),
             vec!["It's [CARD]", "Mm-hmm.", "[CARD]."]
         );
+    }
+
+    /// An account number asked for and answered, or named where it is said, is redacted as one;
+    /// "account" alone names no number, and a Luhn-valid card stays a card.
+    #[test]
+    fn account_numbers_asked_for_or_named_are_redacted() {
+        let transcript = call(&[
+            (Speaker::Agent, 0, 1500, "Account number please."),
+            (
+                Speaker::Customer,
+                1600,
+                4000,
+                "One, two, three, four, five, six.",
+            ),
+            (Speaker::Agent, 4100, 6000, "Thank you, it is 25 euros."),
+        ]);
+        assert_eq!(
+            redact_transcript(&transcript, "en"),
+            vec![
+                "Account number please.",
+                "[ACCOUNT].",
+                "Thank you, it is 25 euros."
+            ]
+        );
+        assert_eq!(
+            redact("Your account number is 12345678, correct?", "en"),
+            "Your account number is [ACCOUNT], correct?"
+        );
+        assert_eq!(
+            redact("Su número de cuenta es 12345678.", "es"),
+            "Su número de cuenta es [ACCOUNT]."
+        );
+        assert_eq!(
+            redact("Номер счёта 40817810.", "ru"),
+            "Номер счёта [ACCOUNT]."
+        );
+        assert_eq!(
+            redact("The account ending in 4567 is closed.", "en"),
+            "The account ending in 4567 is closed."
+        );
+        let card = find("The account number is 4111 1111 1111 1111.", "en");
+        assert_eq!(card.len(), 1);
+        assert_eq!((card[0].kind, card[0].verified), (PiiKind::Card, true));
     }
 
     /// The agent asks, the customer answers in an utterance of its own (reviewer's call).
