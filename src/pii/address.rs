@@ -76,9 +76,10 @@ struct Words {
     measures: &'static [&'static str],
     /// Nouns of other numbers: a number a few words after one is no house number.
     other_numbers: &'static [&'static str],
-    /// Function words that may follow a house number ("calle Mayor 5 desde 2010"); any other
-    /// lower-case word right after it makes the number a count ("calle Mayor 3 tiendas").
-    followers: &'static [&'static str],
+    /// Count nouns: right after a number with no house word before it, they make it a count
+    /// ("calle Mayor 3 tiendas", "на улице Ленина 3 магазина"); any other word may follow a
+    /// house number ("calle Mayor 5 mañana", "ul. Długa 5 jutro").
+    counted: &'static [&'static str],
     /// Second-person and on-file cues: the address is the customer's.
     customer: &'static [&'static str],
     /// First-person plural and branch words: the address is the company's.
@@ -170,7 +171,7 @@ const ENGLISH: Words = Words {
         "pin",
         "extension",
     ],
-    followers: &[],
+    counted: &[],
     // A bare "you" is no cue: "You can pick it up at 10 Main Street" gives the company's
     // address to the customer (review of the first version: twelve false findings like it).
     customer: &[
@@ -272,6 +273,54 @@ const ENGLISH_NOT_BEFORE_HOUSE: &[&str] = &[
     "cost",
     "costs",
     "spent",
+];
+
+/// Street words clear enough to take a lower-case name ("42 baker street"); not "close",
+/// "way", "place", which are ordinary words.
+const ENGLISH_CLEAR_MARKERS: &[&str] = &["street", "road", "avenue", "lane"];
+
+/// Words that are no part of a lower-case street name ("I have 42 on the street").
+const ENGLISH_NOT_IN_NAME: &[&str] = &[
+    "the", "a", "an", "on", "in", "at", "of", "to", "for", "from", "and", "or", "my", "your",
+    "our", "his", "her", "their", "this", "that", "is", "are", "was", "were", "be", "by", "with",
+    "same", "next", "other", "one", "each", "every",
+];
+
+/// Words that may follow an address read back after "have" or "got": "I have 42 Baker Street,
+/// flat 3", "We've got 42 Baker Street on file for you".
+const ENGLISH_AFTER_ADDRESS: &[&str] = &[
+    "on",
+    "for",
+    "in",
+    "at",
+    "as",
+    "is",
+    "and",
+    "or",
+    "but",
+    "right",
+    "correct",
+    "still",
+    "yes",
+    "please",
+    "thanks",
+    "thank",
+    "then",
+    "so",
+    "which",
+    "that",
+    "with",
+    "from",
+    "to",
+    "here",
+    "there",
+    "now",
+    "listed",
+    "registered",
+    "saved",
+    "recorded",
+    "down",
+    "was",
 ];
 
 /// Words after which a four-digit number is a year ("in 2019 Main Street was closed").
@@ -441,10 +490,37 @@ const SPANISH: Words = Words {
         "reserva",
         "seguimiento",
     ],
-    followers: &[
-        "en", "y", "e", "o", "u", "de", "del", "desde", "con", "cerca", "junto", "al", "a", "pero",
-        "que", "por", "para", "entre", "frente", "enfrente", "esquina", "es", "era", "esta", "si",
-        "no", "gracias", "verdad", "vale", "bueno",
+    counted: &[
+        "tienda*",
+        "ano",
+        "anos",
+        "persona*",
+        "euro*",
+        "local",
+        "locales",
+        "edificio*",
+        "vivienda*",
+        "casas",
+        "coche*",
+        "metro*",
+        "kilometro*",
+        "km",
+        "vecino*",
+        "familia*",
+        "restaurante*",
+        "bares",
+        "oficina*",
+        "sucursal*",
+        "comercio*",
+        "negocio*",
+        "farmacia*",
+        "bancos",
+        "cliente*",
+        "paquetes",
+        "pisos",
+        "portales",
+        "plantas",
+        "habitaciones",
     ],
     customer: &[
         "su direccion",
@@ -621,30 +697,31 @@ const RUSSIAN: Words = Words {
         "ночи",
     ],
     other_numbers: &["заказ*", "заявк*", "обращени*", "накладн*", "номер*"],
-    followers: &[
-        "в",
-        "во",
-        "и",
-        "с",
-        "со",
-        "у",
-        "на",
-        "к",
-        "по",
-        "около",
-        "рядом",
-        "возле",
-        "напротив",
-        "это",
-        "а",
-        "но",
-        "или",
-        "да",
-        "нет",
-        "спасибо",
-        "верно",
-        "правильно",
-        "пожалуйста",
+    counted: &[
+        "магазин*",
+        "человек*",
+        "людей",
+        "домов",
+        "квартир",
+        "семей",
+        "семьи",
+        "машин*",
+        "офис*",
+        "здани*",
+        "аптек*",
+        "банк*",
+        "кафе",
+        "ресторан*",
+        "метр*",
+        "километр*",
+        "км",
+        "шаг*",
+        "штук*",
+        "посылк*",
+        "клиент*",
+        "сосед*",
+        "этажей",
+        "подъездов",
     ],
     customer: &[
         // Not "вашей квартиры": "Общая площадь 45 кв. м у вашей квартиры?" is a floor area.
@@ -740,9 +817,32 @@ const POLISH: Words = Words {
         "przesylk*",
         "rezerwacj*",
     ],
-    followers: &[
-        "w", "we", "i", "z", "ze", "na", "przy", "obok", "kolo", "a", "ale", "to", "od", "do",
-        "tak", "nie", "dziekuje", "prosze", "czy", "lub", "albo", "jest",
+    counted: &[
+        "sklep*",
+        "lat",
+        "osob*",
+        "ludzi",
+        "zlot*",
+        "zl",
+        "euro",
+        "domy",
+        "domow",
+        "mieszkan*",
+        "budyn*",
+        "rodzin*",
+        "metr*",
+        "kilometr*",
+        "km",
+        "samochod*",
+        "biur*",
+        "aptek*",
+        "restaurac*",
+        "kawiarn*",
+        "paczk*",
+        "klient*",
+        "sasiad*",
+        "pieter",
+        "pietra",
     ],
     customer: &[
         "pana adres",
@@ -792,7 +892,7 @@ const CHINESE: Words = Words {
     fillers: &["是", "为"],
     measures: &[],
     other_numbers: &[],
-    followers: &[],
+    counted: &[],
     customer: &[
         "您 的 地 址",
         "你 的 地 址",
@@ -855,8 +955,9 @@ const CHINESE_NOT_STREETS: &[&str] = &[
 /// Characters that end a place name going backwards (verbs, pronouns, particles): the name of
 /// 建国路 in 我家住在建国路 starts after 在.
 const CHINESE_STOPS: &str = "在住到是的于为往从去来我你您他她它们了和与及或就都也还要会能可以请把被给对向这那哪么吗呢吧啊呀很太说问看想址家处近边旁附离寄送搬地知不没有个号";
-/// Characters after 号 that make it a line, a window, a code …: 一号线, 3号窗口, 号码.
-const CHINESE_NOT_AFTER_HAO: &str = "线码窗机台位口车票键卡船床";
+/// Characters after 号 that make it a line, a window, a code, a gate …: 一号线, 3号窗口, 号码,
+/// 中山路3号门.
+const CHINESE_NOT_AFTER_HAO: &str = "线码窗机台位口车票键卡船床门";
 
 const PERSIAN: Words = Words {
     markers: &[
@@ -880,7 +981,7 @@ const PERSIAN: Words = Words {
     fillers: &["من", "شما", "ام"],
     measures: &[],
     other_numbers: &[],
-    followers: &[],
+    counted: &[],
     customer: &[
         "ادرس شما",
         "نشانی شما",
@@ -1361,9 +1462,9 @@ impl Scan<'_> {
         (start.saturating_sub(3)..start).any(|index| self.is(index, self.words.other_numbers))
     }
 
-    /// Whether a lower-case word that is no address word follows the house number ending at
-    /// `tokens[end]`: the number counts something ("calle Mayor 3 tiendas", "на улице Ленина 3
-    /// магазина", "na ulicy Długiej 3 sklepy").
+    /// Whether a count noun ([`Words::counted`]) follows the number ending at `tokens[end]`:
+    /// the number counts something ("calle Mayor 3 tiendas", "на улице Ленина 3 магазина", "na
+    /// ulicy Długiej 3 sklepy"). Callers ask only when no house word came before the number.
     fn count_of_nouns(&self, end: usize, extra: &[&str]) -> bool {
         let Some(token) = self.tokens.get(end) else {
             return false;
@@ -1372,7 +1473,7 @@ impl Scan<'_> {
             && !token.is_cjk
             && self.is_alphabetic(end)
             && !self.is_capitalized(end)
-            && !self.is(end, self.words.followers)
+            && self.is(end, self.words.counted)
             && !self.is(end, self.words.units)
             && !self.is(end, self.words.house)
             && !self.is(end, extra)
@@ -1417,11 +1518,18 @@ impl Scan<'_> {
             if !self.joins(end) {
                 return end;
             }
-            let Some(word_end) = self.phrase_end(end, self.words.units) else {
+            let Some(mut word_end) = self.phrase_end(end, self.words.units) else {
                 return end;
             };
             if !self.joins(word_end) {
                 return end;
+            }
+            // "квартира номер 12", "flat number 3".
+            if self.is(word_end, &["номер", "number", "numero", "nr", "numer"])
+                && self.joins(word_end + 1)
+                && self.house_number(word_end + 1, max_digits).is_some()
+            {
+                word_end += 1;
             }
             match self.unit_value(word_end, max_digits) {
                 Some(value_end) => end = value_end,
@@ -1440,9 +1548,17 @@ impl Scan<'_> {
             .then_some(at + 1)
     }
 
-    /// "10/5", "5/2": the number after a slash belongs to the house.
+    /// "10/5", "5/2", "5-12": the number after a slash or hyphen belongs to the house (not a
+    /// third group: "5-12-34" is no flat).
     fn slash_number(&self, end: usize) -> usize {
-        if end < self.len() && self.gap(end).trim() == "/" && is_written_number(self.word(end), 4) {
+        let gap = self.gap(end).trim();
+        if end < self.len()
+            && (gap == "/" || gap == "-")
+            && is_written_number(self.word(end), 4)
+            && !(end + 1 < self.len()
+                && self.gap(end + 1).trim() == gap
+                && is_written_number(self.word(end + 1), 4))
+        {
             end + 1
         } else {
             end
@@ -1498,7 +1614,35 @@ pub(super) fn find(
     }
     for range in found {
         if let Some(bytes) = scan.bytes(&range) {
+            house_and_postcode_as_address(text, &bytes, spans);
             spans.add_address(text, bytes);
+        }
+    }
+}
+
+/// A phone number inside a street address is its house number and postcode read together
+/// ("calle Mayor número 12, 28013 Madrid": "12, 28013"): it becomes part of the address. Only a
+/// short first group (the house or flat number, up to four digits) and ten digits in all: a
+/// real phone number after an address is never inside its span.
+fn house_and_postcode_as_address(text: &str, address: &Range<usize>, spans: &mut SpanSet) {
+    for span in &mut spans.spans {
+        if span.kind != super::PiiKind::Phone
+            || span.byte_range.start < address.start
+            || span.byte_range.end > address.end
+        {
+            continue;
+        }
+        let Some(piece) = text.get(span.byte_range.clone()) else {
+            continue;
+        };
+        let groups: Vec<&str> = piece
+            .split(|character: char| !character.is_ascii_digit())
+            .filter(|group| !group.is_empty())
+            .collect();
+        let n_digits: usize = groups.iter().map(|group| group.len()).sum();
+        if groups.len() >= 2 && groups[0].len() <= 4 && n_digits <= 10 {
+            span.kind = super::PiiKind::Address;
+            span.verified = false;
         }
     }
 }
@@ -1580,28 +1724,60 @@ fn english_streets(scan: &Scan<'_>, found: &mut Vec<Range<usize>>) {
         if !scan.is(marker, scan.words.markers) || !(plain || scan.is_capitalized(marker)) {
             continue;
         }
-        // The name: up to three capitalised words or ordinals ("5th") right before.
+        // The name: up to three capitalised words or ordinals ("5th") right before; lower-case
+        // words only before a clear street word after written digits ("42 baker street").
+        let lower_name = scan.is(marker, ENGLISH_CLEAR_MARKERS);
+        let name_word = |index: usize| {
+            scan.is_name(index)
+                || is_ordinal(scan.word(index))
+                || (lower_name
+                    && scan.is_alphabetic(index)
+                    && !scan.tokens[index].is_cjk
+                    && scan.reader.parse(index).is_none()
+                    && !scan.is(index, ENGLISH_NOT_IN_NAME))
+        };
         let mut name_start = marker;
         while name_start > 0
             && marker - name_start < 3
             && scan.gap(name_start).chars().all(char::is_whitespace)
-            && (scan.is_name(name_start - 1) || is_ordinal(scan.word(name_start - 1)))
+            && name_word(name_start - 1)
         {
             name_start -= 1;
         }
-        if name_start == marker || !scan.gap(name_start).chars().all(char::is_whitespace) {
+        // "42, Baker Street": a comma may stand after the number.
+        let gap = scan.gap(name_start);
+        if name_start == marker || !(gap.chars().all(char::is_whitespace) || gap.trim() == ",") {
             continue;
         }
+        let lower = (name_start..marker).any(|index| !scan.is_capitalized(index));
         let Some(number_start) = scan.number_ending_at(name_start, 5) else {
             continue;
         };
-        if scan.claimed_number(number_start, name_start)
-            || is_year(scan, number_start)
-            || (number_start > 0 && scan.is(number_start - 1, ENGLISH_NOT_BEFORE_HOUSE))
+        if (lower || gap.trim() == ",")
+            && !(number_start + 1 == name_start && is_written_number(scan.word(number_start), 5))
         {
             continue;
         }
-        let mut start = number_start;
+        // "number 10 Downing Street": "number" names the house's number, unless it follows
+        // another number's noun ("order number 12345 Main Street").
+        let number_word = number_start > 0 && scan.is(number_start - 1, &["number", "no"]);
+        let claim_start = if number_word {
+            number_start - 1
+        } else {
+            number_start
+        };
+        // "I have 42 Baker Street, flat 3": a read-back, unless a noun follows the street ("I
+        // have 3 Wall Street Journal subscriptions").
+        let read_back = claim_start > 0
+            && scan.is(claim_start - 1, &["have", "got", "has", "had"])
+            && !english_noun_after(scan, scan.units_after(marker + 1, 5));
+        if scan.claimed_number(claim_start, name_start)
+            || is_year(scan, number_start)
+            || (claim_start > 0 && scan.is(claim_start - 1, ENGLISH_NOT_BEFORE_HOUSE) && !read_back)
+        {
+            continue;
+        }
+        let mut start = claim_start;
         // "Flat 3, 42 Baker Street".
         if start >= 2
             && scan.joins(start)
@@ -1617,6 +1793,16 @@ fn english_streets(scan: &Scan<'_>, found: &mut Vec<Range<usize>>) {
         }
         found.push(start..end);
     }
+}
+
+/// Whether a word that is not an address's follows an English street ending at `tokens[end]`
+/// with only spaces between: a noun the street names ("2 Oak Street robberies", "3 Wall Street
+/// Journal subscriptions").
+fn english_noun_after(scan: &Scan<'_>, end: usize) -> bool {
+    end < scan.len()
+        && scan.gap(end).chars().all(char::is_whitespace)
+        && scan.is_alphabetic(end)
+        && !scan.is(end, ENGLISH_AFTER_ADDRESS)
 }
 
 /// "5th", "21st", "2nd": part of a name ("5th Avenue"), never a house number.
@@ -1731,16 +1917,18 @@ fn spanish_streets(scan: &Scan<'_>, found: &mut Vec<Range<usize>>) {
             if !scan.joins(at) {
                 continue;
             }
+            let mut house_word = false;
             if let Some(word_end) = scan.phrase_end(at, scan.words.house)
                 && scan.joins(word_end)
             {
                 at = word_end;
+                house_word = true;
             }
             let Some(number_end) = scan.house_number(at, 4) else {
                 continue;
             };
             if scan.claimed_number(at, number_end)
-                || scan.count_of_nouns(number_end, SPANISH_FLOORS)
+                || (!house_word && scan.count_of_nouns(number_end, SPANISH_FLOORS))
             {
                 continue;
             }
@@ -1916,16 +2104,27 @@ fn russian_streets(scan: &Scan<'_>, found: &mut Vec<Range<usize>>) {
             continue;
         }
         let number_end = match scan.phrase_end(at, scan.words.house) {
-            // After "дом" a number in words counts too.
+            // After "дом" a number in words counts too, and "номер" may come first ("дом
+            // номер 5"); a count noun after it is no veto ("дом 5 всё верно?").
             Some(word_end) if scan.joins(word_end) => {
-                scan.house_number(word_end, 4).filter(|&end| {
-                    !scan.claimed_number(word_end, end) && !scan.count_of_nouns(end, &[])
+                let (number_at, claim_start) =
+                    if scan.word(word_end) == "номер" && scan.joins(word_end + 1) {
+                        (word_end + 1, at)
+                    } else {
+                        (word_end, word_end)
+                    };
+                scan.house_number(number_at, 4).filter(|&end| {
+                    !scan.claimed_number(claim_start, end) && !russian_area_unit(scan, end)
                 })
             }
             Some(_) => None,
             None => is_written_number(scan.word(at), 4)
                 .then_some(at + 1)
-                .filter(|&end| !scan.claimed_number(at, end) && !scan.count_of_nouns(end, &[])),
+                .filter(|&end| {
+                    !scan.claimed_number(at, end)
+                        && !scan.count_of_nouns(end, &[])
+                        && !russian_area_unit(scan, end)
+                }),
         };
         let Some(number_end) = number_end else {
             continue;
@@ -1950,6 +2149,16 @@ fn russian_streets(scan: &Scan<'_>, found: &mut Vec<Range<usize>>) {
     }
 }
 
+/// A unit of area right after a number ending at `tokens[end]`: "30 м²", "45 кв. м", "50
+/// квадратных метров" ("Жилая площадь 30 м²" is a floor area, not a square).
+fn russian_area_unit(scan: &Scan<'_>, end: usize) -> bool {
+    if end >= scan.len() || !scan.gap(end).chars().all(char::is_whitespace) {
+        return false;
+    }
+    let metres = |index: usize| scan.is(index, &["м", "м2", "метр*", "квадратн*", "кв2"]);
+    metres(end) || (scan.word(end) == "кв" && scan.joins(end + 1) && metres(end + 1))
+}
+
 /// "ul. Marszałkowska 10 m. 5, 00-590 Warszawa", "al. Jana Pawła II 15/3", "przy ulicy Długiej
 /// dziesięć, mieszkanie pięć".
 fn polish_streets(scan: &Scan<'_>, found: &mut Vec<Range<usize>>) {
@@ -1971,15 +2180,19 @@ fn polish_streets(scan: &Scan<'_>, found: &mut Vec<Range<usize>>) {
         if !scan.joins(at) {
             continue;
         }
+        let mut house_word = false;
         if let Some(word_end) = scan.phrase_end(at, scan.words.house)
             && scan.joins(word_end)
         {
             at = word_end;
+            house_word = true;
         }
         let Some(number_end) = scan.house_number(at, 4) else {
             continue;
         };
-        if scan.claimed_number(at, number_end) || scan.count_of_nouns(number_end, &[]) {
+        if scan.claimed_number(at, number_end)
+            || (!house_word && scan.count_of_nouns(number_end, &[]))
+        {
             continue;
         }
         let mut end = scan.units_after(scan.slash_number(number_end), 4);
@@ -1994,12 +2207,19 @@ fn is_chinese_char(scan: &Scan<'_>, index: usize, set: &str) -> bool {
     index < scan.len() && scan.tokens[index].is_cjk && set.contains(scan.word(index))
 }
 
+/// Whether only spaces (or nothing) stand between `tokens[index - 1]` and `tokens[index]`.
+fn no_punctuation_before(scan: &Scan<'_>, index: usize) -> bool {
+    scan.gap(index).chars().all(char::is_whitespace)
+}
+
 /// Where a Chinese place name ending right before `tokens[end]` starts: CJK characters, none a
 /// stop character ([`CHINESE_STOPS`]) nor an administrative unit, at most `max_chars`.
 fn chinese_name_start(scan: &Scan<'_>, end: usize, max_chars: usize) -> usize {
     let mut start = end;
+    // Never across punctuation: "您好，人民路12号" names 人民路, not 好人民路.
     while start > 0
         && end - start < max_chars
+        && no_punctuation_before(scan, start)
         && scan.tokens[start - 1].is_cjk
         && !is_chinese_char(scan, start - 1, CHINESE_STOPS)
         && chinese_admin_len(scan, start) == 0
@@ -2032,6 +2252,17 @@ fn chinese_number(scan: &Scan<'_>, at: usize) -> Option<usize> {
     }
     if is_written_number(scan.word(at), 5) && !scan.tokens[at].is_cjk {
         return Some(at + 1);
+    }
+    // Digits read one by one: 一二八 is 128.
+    let digits = (at..scan.len().min(at + 5))
+        .take_while(|&index| {
+            scan.tokens[index].is_cjk
+                && "〇零一二三四五六七八九".contains(scan.word(index))
+                && (index == at || no_punctuation_before(scan, index))
+        })
+        .count();
+    if digits >= 2 {
+        return Some(at + digits);
     }
     let number = scan.reader.parse(at)?;
     (!number.weak && number.digits.len() <= 4).then(|| at + number.n_tokens.max(1))
@@ -2074,6 +2305,10 @@ fn chinese_streets(scan: &Scan<'_>, found: &mut Vec<Range<usize>>) {
             }
         }
         // The number: 88号 after a street; a building number (号楼, 栋, 单元 …) after an estate.
+        // Right after the street: "建国路，5号到" is a date after a comma.
+        if !no_punctuation_before(scan, suffix + 1) {
+            continue;
+        }
         let Some(number_end) = chinese_number(scan, suffix + 1) else {
             continue;
         };
@@ -2095,7 +2330,7 @@ fn chinese_streets(scan: &Scan<'_>, found: &mut Vec<Range<usize>>) {
         let mut start = name_start;
         loop {
             let admin = chinese_admin_len(scan, start);
-            if admin == 0 {
+            if admin == 0 || !no_punctuation_before(scan, start) {
                 break;
             }
             let admin_name = chinese_name_start(scan, start - admin, 4);
@@ -2389,7 +2624,7 @@ mod tests {
                 words.fillers,
                 words.measures,
                 words.other_numbers,
-                words.followers,
+                words.counted,
                 words.customer,
                 words.company,
             ] {
@@ -2399,6 +2634,9 @@ mod tests {
         for list in [
             ENGLISH_PLAIN_MARKERS,
             ENGLISH_NOT_BEFORE_HOUSE,
+            ENGLISH_CLEAR_MARKERS,
+            ENGLISH_NOT_IN_NAME,
+            ENGLISH_AFTER_ADDRESS,
             ENGLISH_YEAR_WORDS,
             US_STATE_NAMES,
             SPANISH_FLOORS,
@@ -2533,6 +2771,18 @@ mod tests {
     }
 
     #[test]
+    fn a_house_number_and_postcode_read_as_a_phone_stay_in_the_address() {
+        assert_eq!(
+            redact("Es calle Mayor número 12, 28013 Madrid.", "es"),
+            "Es [ADDRESS]."
+        );
+        assert_eq!(
+            redact("Mi teléfono es 612 345 678, calle Mayor 5.", "es"),
+            "Mi teléfono es [PHONE], [ADDRESS]."
+        );
+    }
+
+    #[test]
     fn russian_addresses_in_full_and_abbreviated() {
         assert_address(
             "Мой адрес: улица Ленина, дом 5, квартира 12.",
@@ -2615,6 +2865,119 @@ mod tests {
     }
 
     #[test]
+    fn words_after_a_house_number_veto_only_when_they_are_counted() {
+        for (text, language, expected) in [
+            (
+                "Ваш адрес улица Ленина дом 5 так?",
+                "ru",
+                "улица Ленина дом 5",
+            ),
+            (
+                "Ваш адрес улица Ленина, д. 5 всё верно?",
+                "ru",
+                "улица Ленина, д. 5",
+            ),
+            (
+                "Курьер приедет на улицу Ленина, дом 5 завтра.",
+                "ru",
+                "улицу Ленина, дом 5",
+            ),
+            (
+                "Kurier przyjedzie na ul. Długą 5 jutro.",
+                "pl",
+                "ul. Długą 5",
+            ),
+            (
+                "Pan mieszka przy ulicy Długiej 5 zgadza się.",
+                "pl",
+                "ulicy Długiej 5",
+            ),
+            (
+                "Le llevamos a la calle Mayor 5 mañana.",
+                "es",
+                "calle Mayor 5",
+            ),
+            ("Vive en la calle Mayor 5 también.", "es", "calle Mayor 5"),
+            ("Es la calle Mayor 5 correcto?", "es", "calle Mayor 5"),
+            (
+                "En la calle Mayor 5 el paquete llegó.",
+                "es",
+                "calle Mayor 5",
+            ),
+            (
+                "Es la calle Mayor número 5 tiendas.",
+                "es",
+                "calle Mayor número 5",
+            ),
+        ] {
+            assert_address(text, language, expected);
+        }
+        for (text, language) in [
+            ("En la calle Mayor 3 tiendas cerraron.", "es"),
+            ("На улице Ленина 3 магазина закрылись.", "ru"),
+            ("Na ulicy Długiej 3 sklepy są zamknięte.", "pl"),
+            ("Na ulicy Długiej 20 osób czekało.", "pl"),
+        ] {
+            assert_no_address(text, language);
+        }
+    }
+
+    #[test]
+    fn english_read_backs_numbers_commas_and_lower_case() {
+        for (text, expected) in [
+            ("I have 42 Baker Street, flat 3.", "42 Baker Street, flat 3"),
+            (
+                "We've got 42 Baker Street on file for you.",
+                "42 Baker Street",
+            ),
+            (
+                "It is number 10 Downing Street.",
+                "number 10 Downing Street",
+            ),
+            ("I live at 42, Baker Street.", "42, Baker Street"),
+            ("send it to 42 baker street please", "42 baker street"),
+        ] {
+            assert_address(text, "en", expected);
+        }
+        for text in [
+            "I have 3 Wall Street Journal subscriptions.",
+            "There were 2 Oak Street robberies.",
+            "Your order number 12345 Main Street branch.",
+            "we walked 5 close way place",
+            "I saw 3 on the street",
+        ] {
+            assert_no_address(text, "en");
+        }
+    }
+
+    #[test]
+    fn russian_house_and_flat_numbers_with_nomer_and_hyphen() {
+        assert_address(
+            "Адрес: улица Ленина, дом номер 5, квартира номер 12.",
+            "ru",
+            "улица Ленина, дом номер 5, квартира номер 12",
+        );
+        assert_address("Запишите: ул. Ленина, 5-12.", "ru", "ул. Ленина, 5-12");
+        assert_no_address("Номер 5, улица Ленина.", "ru");
+    }
+
+    #[test]
+    fn russian_floor_area_is_no_square() {
+        for text in [
+            "Жилая площадь 30 м².",
+            "Общая площадь 45 кв. м у вашей квартиры?",
+            "Жилая площадь 30 квадратных метров.",
+        ] {
+            assert_no_address(text, "ru");
+        }
+        assert_address(
+            "Адрес: Красная площадь, дом 1.",
+            "ru",
+            "Красная площадь, дом 1",
+        );
+    }
+
+    #[test]
     fn chinese_addresses_with_districts_and_building_parts() {
         assert_address(
             "我家住在北京市朝阳区建国路88号3号楼2单元501室。",
@@ -2629,6 +2992,16 @@ mod tests {
         );
         assert_address("东四十条胡同12号", "zh", "东四十条胡同12号");
         assert_eq!(redact("邮编100020", "zh"), "邮编[ADDRESS]");
+    }
+
+    #[test]
+    fn chinese_streets_stop_at_punctuation_and_read_digits_one_by_one() {
+        assert_address("您好，人民路12号对吗？", "zh", "人民路12号");
+        assert_address("哪条路？长安街5号", "zh", "长安街5号");
+        assert_address("地址是解放路一二八号", "zh", "解放路一二八号");
+        for text in ["您走建国路，5号到。", "您的车停在中山路3号门。"] {
+            assert_no_address(text, "zh");
+        }
     }
 
     #[test]
@@ -2716,11 +3089,11 @@ mod tests {
                 (PiiKind::Address, "42 Baker Street"),
             ]
         );
-        // A phone number inside an address run keeps its label; the address goes around it.
+        // A "phone number" inside an address run that is its house number and postcode read
+        // together becomes part of the address.
         let text = "calle Mayor número 12, 28013 Madrid";
         let kinds: Vec<PiiKind> = find(text, "es").into_iter().map(|span| span.kind).collect();
-        assert!(kinds.contains(&PiiKind::Phone), "{kinds:?}");
-        assert!(kinds.contains(&PiiKind::Address), "{kinds:?}");
+        assert_eq!(kinds, vec![PiiKind::Address]);
         // E-mail and secret spans stay.
         assert_eq!(
             redact(
