@@ -1913,25 +1913,9 @@ fn spanish_streets(scan: &Scan<'_>, found: &mut Vec<Range<usize>>) {
             end = Some(name_end);
         }
         if end.is_none() {
-            let mut at = name_end;
-            if !scan.joins(at) {
-                continue;
-            }
-            let mut house_word = false;
-            if let Some(word_end) = scan.phrase_end(at, scan.words.house)
-                && scan.joins(word_end)
-            {
-                at = word_end;
-                house_word = true;
-            }
-            let Some(number_end) = scan.house_number(at, 4) else {
+            let Some(number_end) = house_number_after(scan, name_end, SPANISH_FLOORS) else {
                 continue;
             };
-            if scan.claimed_number(at, number_end)
-                || (!house_word && scan.count_of_nouns(number_end, SPANISH_FLOORS))
-            {
-                continue;
-            }
             end = Some(scan.slash_number(number_end));
         }
         let Some(end) = end else {
@@ -1939,6 +1923,27 @@ fn spanish_streets(scan: &Scan<'_>, found: &mut Vec<Range<usize>>) {
         };
         found.push(start..spanish_details(scan, end));
     }
+}
+
+/// The house number right after a street's name at `name_end` (after a house word such as
+/// "número", "nr" if one is there), where it ends: `None` when nothing joins it, it is another
+/// number's, or (without a house word) a count of what follows ("calle Mayor 3 tiendas";
+/// `not_counts` are words after it that are no count, such as Spanish floors).
+fn house_number_after(scan: &Scan<'_>, name_end: usize, not_counts: &[&str]) -> Option<usize> {
+    if !scan.joins(name_end) {
+        return None;
+    }
+    let mut at = name_end;
+    let mut house_word = false;
+    if let Some(word_end) = scan.phrase_end(at, scan.words.house)
+        && scan.joins(word_end)
+    {
+        at = word_end;
+        house_word = true;
+    }
+    let number_end = scan.house_number(at, 4)?;
+    let counted = !house_word && scan.count_of_nouns(number_end, not_counts);
+    (!scan.claimed_number(at, number_end) && !counted).then_some(number_end)
 }
 
 /// A street name after a street word: capitalised words and particles ("de la", "del"), at most
@@ -2176,25 +2181,9 @@ fn polish_streets(scan: &Scan<'_>, found: &mut Vec<Range<usize>>) {
         let Some(name_end) = latin_name_after(scan, marker + 1, &[], 4) else {
             continue;
         };
-        let mut at = name_end;
-        if !scan.joins(at) {
-            continue;
-        }
-        let mut house_word = false;
-        if let Some(word_end) = scan.phrase_end(at, scan.words.house)
-            && scan.joins(word_end)
-        {
-            at = word_end;
-            house_word = true;
-        }
-        let Some(number_end) = scan.house_number(at, 4) else {
+        let Some(number_end) = house_number_after(scan, name_end, &[]) else {
             continue;
         };
-        if scan.claimed_number(at, number_end)
-            || (!house_word && scan.count_of_nouns(number_end, &[]))
-        {
-            continue;
-        }
         let mut end = scan.units_after(scan.slash_number(number_end), 4);
         if let Some(postcode_end) = postcode_and_city(scan, end, 5) {
             end = postcode_end;
