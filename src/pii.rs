@@ -1032,6 +1032,29 @@ fn find_in_pieces(text: &str, language: Language, pieces: &[Piece]) -> Vec<PiiSp
     spans.into_sorted()
 }
 
+/// Spanish nouns of other numbers ([`other_number_nouns`]); the address detector's too.
+const SPANISH_OTHER_NUMBERS: &[&str] = &[
+    "pedido",
+    "referencia",
+    "caso",
+    "incidencia",
+    "factura",
+    "expediente",
+    "reserva",
+    "seguimiento",
+];
+
+/// Polish nouns of other numbers ([`other_number_nouns`]), in normalised form as the address
+/// detector, which shares them, compares words.
+const POLISH_OTHER_NUMBERS: &[&str] = &[
+    "zamowieni*",
+    "zgloszeni*",
+    "faktur*",
+    "spraw*",
+    "przesylk*",
+    "rezerwacj*",
+];
+
 /// Nouns that name a number of another kind (an order, a case, a ticket): a secret keyword does
 /// not reach a number past one of these. "Please change your password, your case number is
 /// 58213." names a case, not the password, and the agent who says it breaks no rule.
@@ -1047,25 +1070,9 @@ fn other_number_nouns(language: Language) -> &'static [&'static str] {
             "claim",
             "booking",
         ],
-        Language::Spanish => &[
-            "pedido",
-            "referencia",
-            "caso",
-            "incidencia",
-            "factura",
-            "expediente",
-            "reserva",
-            "seguimiento",
-        ],
+        Language::Spanish => SPANISH_OTHER_NUMBERS,
         Language::Russian => &["заказ*", "заявк*", "обращени*", "накладн*"],
-        Language::Polish => &[
-            "zamówieni*",
-            "zgłoszeni*",
-            "faktur*",
-            "spraw*",
-            "przesyłk*",
-            "rezerwacj*",
-        ],
+        Language::Polish => POLISH_OTHER_NUMBERS,
         Language::Chinese => &["订单", "单号", "工单", "快递"],
         Language::Persian => &["پیگیری", "سفارش", "رهگیری", "پرونده", "فاکتور"],
         Language::Other => &[],

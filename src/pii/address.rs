@@ -50,7 +50,9 @@ use std::sync::OnceLock;
 use regex::Regex;
 
 use super::spoken::Reader;
-use super::{AddressOwner, SpanSet, is_number_separator};
+use super::{
+    AddressOwner, POLISH_OTHER_NUMBERS, SPANISH_OTHER_NUMBERS, SpanSet, is_number_separator,
+};
 use crate::normalize::{self, Language, Token};
 
 /// The address words of one language, in normalised form (see
@@ -480,16 +482,7 @@ const SPANISH: Words = Words {
         "y media",
         "y cuarto",
     ],
-    other_numbers: &[
-        "pedido",
-        "referencia",
-        "caso",
-        "incidencia",
-        "factura",
-        "expediente",
-        "reserva",
-        "seguimiento",
-    ],
+    other_numbers: SPANISH_OTHER_NUMBERS,
     counted: &[
         "tienda*",
         "ano",
@@ -809,14 +802,7 @@ const POLISH: Words = Words {
         "wieczor*",
         "po poludniu",
     ],
-    other_numbers: &[
-        "zamowieni*",
-        "zgloszeni*",
-        "faktur*",
-        "spraw*",
-        "przesylk*",
-        "rezerwacj*",
-    ],
+    other_numbers: POLISH_OTHER_NUMBERS,
     counted: &[
         "sklep*",
         "lat",
