@@ -181,6 +181,7 @@ fn stereo_sentences_land_under_the_right_speaker() {
             .map(Option::unwrap)
             .collect();
         let mono = call["agent_channel"].as_str().unwrap_or("").is_empty();
+        let mut redacted = redacted_script(&call);
         for speaker in ["agent", "customer"] {
             let Some(sentences) = call[speaker].as_array() else {
                 continue;
@@ -212,7 +213,7 @@ fn stereo_sentences_land_under_the_right_speaker() {
                         .collect();
                     // The tables hold redacted text: compare with the script redacted alike,
                     // in its conversation ("Account number please." makes the answer one).
-                    let reference = redacted_script(&call)
+                    let reference = redacted
                         .remove(&(speaker.to_string(), start_ms))
                         .unwrap_or_else(|| callqa::pii::redact(text, "en"));
                     let errors = word_errors(&reference, &heard.join(" "));
