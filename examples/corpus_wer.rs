@@ -91,14 +91,16 @@ fn main() -> anyhow::Result<()> {
         }
     }
     println!(
-        "{} errors in {} words: {:.1} % ({} windows, {} tail passes refused, {} looping beams ended, {} regions decoded again after a loop)",
+        "{} errors in {} words: {:.1} % ({} windows, {} tail passes refused, {} looping beams ended, {} regions decoded again after a loop, {} short readings decoded again, {} replaced)",
         total.errors(),
         total.reference_words,
         100.0 * total.rate(),
         whisper.n_windows,
         whisper.n_tail_passes_refused,
         whisper.n_beam_loops_ended,
-        whisper.n_regions_redecoded
+        whisper.n_regions_redecoded,
+        whisper.n_short_readings_redecoded,
+        whisper.n_short_readings_replaced
     );
     Ok(())
 }

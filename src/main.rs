@@ -547,6 +547,13 @@ fn print_summary(summary: &RunSummary) {
             summary.n_regions_redecoded
         );
     }
+    if summary.n_short_readings_redecoded > 0 {
+        eprintln!(
+            "{} speech regions decoded again alone because Whisper read far too little for their \
+             length; {} of them read more the second time and were kept",
+            summary.n_short_readings_redecoded, summary.n_short_readings_replaced
+        );
+    }
     eprintln!(
         "dataset: {} calls ({} scored, {} not scorable, {} failed, {} flagged), {} segments, {} findings",
         dataset.n_calls,

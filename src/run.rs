@@ -133,6 +133,10 @@ pub struct RunSummary {
     /// Speech regions decoded again in a window of their own because a Whisper loop earlier in
     /// their window had taken their text (see `transcribe::pieces_lost_to_a_loop`).
     pub n_regions_redecoded: u64,
+    /// Speech regions decoded again alone because their reading was far too short for their
+    /// speech (see `transcribe::reads_too_little`), and how many of those readings were replaced.
+    pub n_short_readings_redecoded: u64,
+    pub n_short_readings_replaced: u64,
     /// Seconds of call audio processed in this run (cache hits excluded).
     pub audio_seconds_transcribed: f64,
     pub wall_seconds: f64,
@@ -510,6 +514,8 @@ pub fn run(options: &RunOptions) -> Result<RunSummary, RunError> {
                 summary.n_tail_passes_refused += u64::from(whisper.n_tail_passes_refused);
                 summary.n_beam_loops_ended += u64::from(whisper.n_beam_loops_ended);
                 summary.n_regions_redecoded += u64::from(whisper.n_regions_redecoded);
+                summary.n_short_readings_redecoded += u64::from(whisper.n_short_readings_redecoded);
+                summary.n_short_readings_replaced += u64::from(whisper.n_short_readings_replaced);
                 summary.audio_seconds_transcribed += processed.audio_ms as f64 / 1000.0;
             }
             CallProgress::Failed => {

@@ -79,11 +79,12 @@ impl AsrSettings {
     /// The settings that change what Whisper outputs, as a stable string for cache keys.
     /// Thread count is left out: it changes speed, not text. The version at the end moves when
     /// callqa's own decoding changes the text for the same settings (v2: regions a loop took are
-    /// decoded again, a sentence read twice by a later pass is dropped, bf16 encoder attention),
+    /// decoded again, a sentence read twice by a later pass is dropped, bf16 encoder attention;
+    /// v3: a 3 s encoder margin, readings too short for their speech decoded again),
     /// so that transcripts cached by an older build are made again.
     pub fn cache_key(&self) -> String {
         format!(
-            "beam={}{};min_conf={:.3};max_nsp={:.3};fit_ctx={};window={};gap={};lead={};v2",
+            "beam={}{};min_conf={:.3};max_nsp={:.3};fit_ctx={};window={};gap={};lead={};v3",
             self.beam_size,
             // Beam candidates became the best tokens instead of random draws, each channel
             // starts on a fresh state, and repeating beams end at once (see `hooks` and
@@ -219,10 +220,19 @@ fn dtw_mode(hyperparameters: &crate::model::GgmlHyperparameters) -> DtwMode<'sta
     }
 }
 
+/// Silence the encoder sees after a short window's packed audio, in encoder frames of 20 ms:
+/// 3 s. Measured over the three English sets of the throughput benchmark (fixtures 198 words,
+/// corpus 983, long calls 1584; bf16), word errors greedy / beam 5: a 2 s margin 14 / 19,
+/// 170 / 146, 141 / 122 (325 / 287 in all); 3 s 13 / 19, 171 / 145, 134 / 108 (318 / 272);
+/// 4 s 13 / 19, 171 / 144, 188 / 112, the 188 a card number that greedy decoding skipped
+/// (134 once [`Worker`] decodes such readings again, see [`reads_too_little`]). It costs 3–6 %
+/// of the fixtures' throughput and nothing measurable on long calls, whose windows are full.
+const ENCODER_CONTEXT_MARGIN_FRAMES: usize = 150;
+
 /// Encoder frames (20 ms each, 1500 for Whisper's 30 s) that cover `n_samples` of 16 kHz
-/// audio with a margin of 2 s of padding, rounded up to a multiple of 64.
+/// audio with [`ENCODER_CONTEXT_MARGIN_FRAMES`] of padding, rounded up to a multiple of 64.
 fn encoder_context_for(n_samples: usize) -> i32 {
-    let frames = n_samples / 320 + 100;
+    let frames = n_samples / 320 + ENCODER_CONTEXT_MARGIN_FRAMES;
     let rounded = frames.div_ceil(64) * 64;
     rounded.min(1500) as i32
 }
@@ -264,6 +274,11 @@ pub struct WhisperCounts {
     /// and those after it whose text the loop took (see [`pieces_lost_to_a_loop`]). Their
     /// windows are counted in `n_windows` too.
     pub n_regions_redecoded: u32,
+    /// Speech regions decoded again alone because their reading was far too short for their
+    /// speech ([`reads_too_little`]); their windows are counted in `n_windows` too.
+    pub n_short_readings_redecoded: u32,
+    /// Of those, the regions whose second reading was kept (it read more, without a loop).
+    pub n_short_readings_replaced: u32,
 }
 
 impl std::ops::AddAssign for WhisperCounts {
@@ -272,6 +287,8 @@ impl std::ops::AddAssign for WhisperCounts {
         self.n_tail_passes_refused += other.n_tail_passes_refused;
         self.n_beam_loops_ended += other.n_beam_loops_ended;
         self.n_regions_redecoded += other.n_regions_redecoded;
+        self.n_short_readings_redecoded += other.n_short_readings_redecoded;
+        self.n_short_readings_replaced += other.n_short_readings_replaced;
     }
 }
 
@@ -318,6 +335,35 @@ fn pieces_lost_to_a_loop(
         })
         .copied()
         .collect()
+}
+
+/// Fewest text tokens per second of a region's speech that a reading of it may have before
+/// it is taken for one that skipped words ([`reads_too_little`]). Whisper's tokens are about
+/// a syllable or a short word each, in every language it reads: on the benchmark's English
+/// sets, no reading of a region of 3 s or more had fewer than 2.2 a second (digits read one
+/// by one and slow turns included); the skipped card number had 1.2.
+const MIN_TOKENS_PER_SECOND: f64 = 1.5;
+/// Regions shorter than this are never taken for skipped speech: a short turn of one or two
+/// words ("Okay.") pads out to a second or two of voice activity.
+const MIN_SPEECH_MS_TO_CHECK: u64 = 3_000;
+
+/// Whether a region's reading is far too short for its speech: fewer than
+/// [`MIN_TOKENS_PER_SECOND`] text tokens a second over a region of at least
+/// [`MIN_SPEECH_MS_TO_CHECK`]. Greedy decoding sometimes jumps over speech inside a window:
+/// on the long benchmark calls the 8.3 s turn "I lost my card. A number is 4111 1111 1111
+/// 1111." came back as "I lost my card. I am very poor.", sixteen digits gone without a loop or
+/// a low confidence to show for it. An empty reading is not taken for one: in a packed
+/// window that is voice activity over breath or line noise far more often than skipped speech,
+/// and decoding noise alone invites Whisper's phantom phrases.
+fn reads_too_little(accumulator: &RegionAccumulator, duration_ms: u64) -> bool {
+    accumulator.n_tokens > 0
+        && duration_ms >= MIN_SPEECH_MS_TO_CHECK
+        && f64::from(accumulator.n_tokens) * 1000.0 / (duration_ms as f64) < MIN_TOKENS_PER_SECOND
+}
+
+/// Whether a second reading of a region replaces the first: it reads more, and does not loop.
+fn second_reading_wins(first: &RegionAccumulator, second: &RegionAccumulator) -> bool {
+    second.n_tokens > first.n_tokens && !text_loops(second)
 }
 
 /// The index of the first piece whose raw text loops.
@@ -804,6 +850,8 @@ impl WindowRun {
             n_tail_passes_refused: u32::from(self.hooks.tail_pass_refused),
             n_beam_loops_ended: self.hooks.n_loops_ended,
             n_regions_redecoded: 0,
+            n_short_readings_redecoded: 0,
+            n_short_readings_replaced: 0,
         }
     }
 }
@@ -914,8 +962,9 @@ impl ChannelStream<'_, '_> {
 
     /// After a loop in the window just run: decodes again, in a window of their own, the
     /// regions whose text the loop took ([`pieces_lost_to_a_loop`]), then the looping region
-    /// alone. Once each: loops in these windows are cut by the guards like any other.
-    fn redecode_after_loop(&mut self, beam_loops_ended: bool) {
+    /// alone. Once each: loops in these windows are cut by the guards like any other. Returns
+    /// the region decoded alone, if any.
+    fn redecode_after_loop(&mut self, beam_loops_ended: bool) -> Option<usize> {
         let settings = self.worker.transcriber.settings();
         let pieces = &self.windows[self.next_window].pieces;
         // Decoding is deterministic: the same pieces in the same places would give the same
@@ -927,6 +976,7 @@ impl ChannelStream<'_, '_> {
             .filter(|looping| !is_the_window_again(std::slice::from_ref(looping)));
         if !lost.is_empty() && !is_the_window_again(&lost) {
             self.redecode(&lost);
+            self.channel_text.whisper.n_regions_redecoded += lost.len() as u32;
         }
         // The looping region alone: without the speech around it Whisper often reads it
         // through (on the long benchmark calls, card numbers read digit by digit: 172 → 141
@@ -936,14 +986,49 @@ impl ChannelStream<'_, '_> {
         {
             let kept = self.accumulators[looping.region_index].clone();
             self.redecode(&[looping]);
+            self.channel_text.whisper.n_regions_redecoded += 1;
             let again = &self.accumulators[looping.region_index];
             if again.n_tokens == 0 || text_loops(again) {
                 self.accumulators[looping.region_index] = kept;
             }
+            return Some(looping.region_index);
+        }
+        None
+    }
+
+    /// Decodes again, each in a window of its own, the regions of the window just run whose
+    /// reading is far too short for their speech ([`reads_too_little`]); the second reading
+    /// stays where it reads more without a loop ([`second_reading_wins`]). Regions already
+    /// decoded alone (`decoded_alone`, or a window of one region) are left: decoding is
+    /// deterministic, the same audio alone would read the same.
+    fn redecode_short_readings(&mut self, decoded_alone: Option<usize>) {
+        let settings = self.worker.transcriber.settings();
+        let pieces = self.windows[self.next_window].pieces.clone();
+        for piece in &pieces {
+            if self.error.is_some() {
+                return;
+            }
+            let first = &self.accumulators[piece.region_index];
+            let duration_ms = piece.window_end_ms - piece.window_start_ms;
+            if decoded_alone == Some(piece.region_index)
+                || !reads_too_little(first, duration_ms)
+                || repacks_to_itself(std::slice::from_ref(piece), &pieces, settings)
+            {
+                continue;
+            }
+            let first = first.clone();
+            self.redecode(std::slice::from_ref(piece));
+            self.channel_text.whisper.n_short_readings_redecoded += 1;
+            if second_reading_wins(&first, &self.accumulators[piece.region_index]) {
+                self.channel_text.whisper.n_short_readings_replaced += 1;
+            } else {
+                self.accumulators[piece.region_index] = first;
+            }
         }
     }
 
-    /// Runs `lost` (pieces of the window just run) again in a window of their own.
+    /// Runs `lost` (pieces of the window just run) again in a window of their own; the caller
+    /// counts the regions.
     fn redecode(&mut self, lost: &[Piece]) {
         let settings = self.worker.transcriber.settings();
         let again = repack(lost, settings);
@@ -963,12 +1048,7 @@ impl ChannelStream<'_, '_> {
             &again.pieces,
             &mut self.accumulators,
         ) {
-            Ok(run) => {
-                self.channel_text.whisper += WhisperCounts {
-                    n_regions_redecoded: lost.len() as u32,
-                    ..run.counts()
-                };
-            }
+            Ok(run) => self.channel_text.whisper += run.counts(),
             Err(error) => self.error = Some(error),
         }
     }
@@ -999,7 +1079,8 @@ impl ChannelStream<'_, '_> {
                 if self.channel_text.language.is_none() {
                     self.channel_text.language = run.language;
                 }
-                self.redecode_after_loop(run.hooks.n_loops_ended > 0);
+                let decoded_alone = self.redecode_after_loop(run.hooks.n_loops_ended > 0);
+                self.redecode_short_readings(decoded_alone);
             }
             Err(error) => self.error = Some(error),
         }
@@ -1670,6 +1751,49 @@ mod tests {
         assert_eq!(piece_at(&pieces, 1100), 0);
         assert_eq!(piece_at(&pieces, 1500), 1);
         assert_eq!(piece_at(&pieces, 9000), 1);
+    }
+
+    fn reading(text: &str, n_tokens: u32) -> RegionAccumulator {
+        RegionAccumulator {
+            bytes: text.as_bytes().to_vec(),
+            n_tokens,
+            ..RegionAccumulator::default()
+        }
+    }
+
+    #[test]
+    fn a_reading_is_too_short_only_for_a_long_region_with_few_tokens() {
+        // The skipped card number: 10 tokens over 8.3 s.
+        assert!(reads_too_little(
+            &reading(" I lost my card. I am very poor.", 10),
+            8_256
+        ));
+        // Digits read one by one, and a slow short turn, are read in full.
+        assert!(!reads_too_little(
+            &reading(" I repeat, 4111 1111 1111 1111 1111", 18),
+            7_216
+        ));
+        assert!(!reads_too_little(
+            &reading(" Union Bank Maria speaking", 4),
+            2_528
+        ));
+        // Below 3 s nothing is suspicious, and an empty reading is not taken for a skip.
+        assert!(!reads_too_little(&reading(" Okay.", 2), 2_900));
+        assert!(!reads_too_little(&reading("", 0), 10_000));
+    }
+
+    #[test]
+    fn a_second_reading_wins_only_when_it_reads_more_without_a_loop() {
+        let first = reading(" I lost my card. I am very poor.", 10);
+        let through = reading(" I lost my card. A number is 4111 1111 1111 1111.", 20);
+        assert!(second_reading_wins(&first, &through));
+        assert!(!second_reading_wins(&first, &first));
+        assert!(!second_reading_wins(
+            &first,
+            &reading(" I lost my card.", 5)
+        ));
+        let looping = reading(&" one".repeat(40), 40);
+        assert!(!second_reading_wins(&first, &looping));
     }
 
     #[test]

@@ -88,12 +88,15 @@ fn silence_and_noise_produce_no_text() {
 
 /// whisper.cpp 1.8.3 aborts the process (an assertion in its alignment's median filter) when
 /// a later pass over a window yields text from less than 160 ms of audio: one call would stop
-/// the whole batch, on every re-run. This window is one that did: the agent channel of call
-/// e10 of the benchmark's English corpus, packed with a 1 s lead-in and 1 s gaps after 300 ms
-/// of voice padding (both models, bf16 and q8_0, aborted on it before the guard in
-/// `transcribe::hooks`). Now the tail pass is refused, counted, and the text is all there.
+/// the whole batch, on every re-run. The guard in `transcribe::hooks` refuses every later pass
+/// that would start in a window's last 300 ms. The agent channel of call e10 of the
+/// benchmark's English corpus, packed with a 1 s lead-in and 1 s gaps after 300 ms of voice
+/// padding, aborted both models before the guard; since the encoder's margin grew to 3 s it
+/// no longer reaches such a pass. The customer channel of call e05 does, with the same
+/// packing: there the refused pass would have read Whisper's phantom "you" after the last
+/// sentence. The pass is refused, counted, and every sentence is there, up to the last.
 #[test]
-fn a_window_whose_tail_pass_aborted_whisper_cpp_is_transcribed() {
+fn a_window_whose_last_moments_would_get_a_pass_of_their_own_is_transcribed() {
     let folder = tempfile::tempdir().unwrap();
     let script =
         crate::support::repository_root().join("benches/throughput/make_english_corpus.sh");
@@ -116,37 +119,44 @@ fn a_window_whose_tail_pass_aborted_whisper_cpp_is_transcribed() {
     let transcriber = Transcriber::load(&crate::support::model_path(), settings).unwrap();
     let mut worker = transcriber.new_worker().unwrap();
     let audio = decode_file(
-        &folder.path().join("e10_mulaw.wav"),
+        &folder.path().join("e05_mulaw.wav"),
         &DecodeOptions::default(),
     )
     .unwrap_or_else(|error| panic!("{error}"));
-    let agent = &audio.channels[1];
+    let customer = &audio.channels[1];
     let vad = VadConfig {
         padding_ms: 300,
         ..VadConfig::default()
     };
-    let regions = detect_speech(agent, &vad);
+    let regions = detect_speech(customer, &vad);
     let text = worker
-        .transcribe_channel(agent, &regions, Some("en"))
+        .transcribe_channel(customer, &regions, Some("en"))
         .unwrap();
-    assert_eq!(text.whisper.n_tail_passes_refused, 1, "{text:?}");
+    // With the bf16 weights (what `callqa model install` picks on CPUs with AVX-512 BF16, as
+    // the test machines have); q8_0 ends this window without a later pass.
+    if crate::support::model_path()
+        .to_string_lossy()
+        .contains("bf16")
+    {
+        assert_eq!(text.whisper.n_tail_passes_refused, 1, "{text:?}");
+    }
     let hypothesis = text.joined_text();
-    let reference = "Good morning, Riverside Books, Kate speaking. That is a famous line. Are you \
-        looking for the novel? We have the novel in paperback for nine pounds. I will put a copy \
-        aside for you at the front desk. See you then, goodbye.";
+    let reference = "Hello, I am calling about an old book I would like to borrow. And Mister John \
+        Dashwood had then leisure to consider how much there might be prudently in his power to \
+        do for them. He was not an ill disposed young man. Thank you, that is very kind.";
     let counts = word_errors(reference, &hypothesis);
     eprintln!("{:.1} % — {hypothesis}", counts.rate() * 100.0);
-    // espeak's Kate through the telephone band reads poorly here (about 40 % at these
-    // settings); what matters is that every sentence came back, up to the last.
+    // espeak's customer voice reads poorly in places ("calling him out to no book"); what
+    // matters is that every sentence came back, up to the last, and nothing after it.
     assert!(
-        counts.rate() < 0.6,
+        counts.rate() < 0.35,
         "{:.1} %: {hypothesis}",
         counts.rate() * 100.0
     );
-    assert!(
-        hypothesis.to_lowercase().contains("see you"),
-        "{hypothesis}"
-    );
+    let lower = hypothesis.to_lowercase();
+    assert!(lower.contains("young man"), "{hypothesis}");
+    assert!(lower.contains("thank you"), "{hypothesis}");
+    assert!(!lower.trim_end().ends_with(" you"), "{hypothesis}");
 }
 
 /// The test model with beam search (5 beams).
@@ -325,4 +335,64 @@ fn a_loop_over_a_card_number_takes_neither_the_number_nor_the_next_turn() {
     let digits = card.text.chars().filter(char::is_ascii_digit).count();
     assert!(digits >= 13, "the card number read through: {card:?}");
     assert!(text.joined_text().contains("check my balance"), "{text:?}");
+}
+
+/// Speech synthesised by espeak-ng (`text` may hold phonemes in `[[…]]`), as 16 kHz samples.
+fn espeak(folder: &Path, name: &str, text: &str) -> Vec<f32> {
+    let path = folder.join(format!("{name}.wav"));
+    let output = std::process::Command::new("espeak-ng")
+        .args(["-v", "en-us", "-s", "140", "-w"])
+        .arg(&path)
+        .arg(text)
+        .output()
+        .expect("espeak-ng (scripts/setup.sh installs it)");
+    assert!(
+        output.status.success(),
+        "{}",
+        crate::support::stderr_of(&output)
+    );
+    decode_file(&path, &DecodeOptions::default())
+        .unwrap_or_else(|error| panic!("{error}"))
+        .channels
+        .swap_remove(0)
+}
+
+/// A region whose reading is far too short for its length is decoded again on its own
+/// (`transcribe::reads_too_little`), for the speech Whisper sometimes skips inside a packed
+/// window: on the benchmark's long calls, with a 4 s encoder margin, a card number read digit
+/// by digit came back as "I lost my card. I am very poor." That skip cannot be provoked on
+/// purpose; a hesitation can: "Okay" and a held "uh" of 3 s between two sentences reads as one
+/// word, so it is decoded again alone, reads no more there, and keeps its first reading. The
+/// rest of the channel is untouched.
+#[test]
+fn a_reading_too_short_for_its_speech_is_decoded_again_alone() {
+    let folder = tempfile::tempdir().unwrap();
+    let sentence = espeak(
+        folder.path(),
+        "sentence",
+        "Thank you very much for waiting, I have your details here.",
+    );
+    let hesitation = espeak(
+        folder.path(),
+        "hesitation",
+        &format!("Okay [[{}]]", "@".repeat(50)),
+    );
+    let pause = vec![0.0f32; 16_000];
+    let samples = [&sentence[..], &pause, &hesitation, &pause, &sentence].concat();
+    let regions = detect_speech(&samples, &VadConfig::default());
+    assert_eq!(regions.len(), 3, "{regions:?}");
+    assert!(regions[1].duration_ms() >= 3_000, "{regions:?}");
+    let mut worker = transcriber().new_worker().unwrap();
+    let text = worker
+        .transcribe_channel(&samples, &regions, Some("en"))
+        .unwrap();
+    assert_eq!(text.whisper.n_short_readings_redecoded, 1, "{text:?}");
+    assert_eq!(text.whisper.n_windows, 2, "{text:?}");
+    let hypothesis = text.joined_text().to_lowercase();
+    assert!(hypothesis.contains("okay"), "{hypothesis}");
+    assert_eq!(
+        hypothesis.matches("details here").count(),
+        2,
+        "{hypothesis}"
+    );
 }
