@@ -49,7 +49,7 @@ use serde::Serialize;
 
 const USAGE: &str = "usage: throughput [--repeat N] [--decoding greedy,beam5] \
 [--systems callqa,whisper-cli,faster-whisper] [--workers N] [--threads N] [--model GGML] [--work DIR] \
-[--callqa-args \"--full-encoder-context …\"] [--corpus fixtures|english|long]";
+[--callqa-args \"--full-encoder-context …\"] [--corpus fixtures|english|spanish|long]";
 
 struct Options {
     repeat: usize,
@@ -60,8 +60,8 @@ struct Options {
     threads: usize,
     model: PathBuf,
     work: PathBuf,
-    /// `fixtures` (the stereo fixture calls), `english` (see [`english_calls`]) or `long`
-    /// (see [`long_calls`]).
+    /// `fixtures` (the stereo fixture calls), `english` or `spanish` (see [`corpus_calls`]),
+    /// or `long` (see [`long_calls`]).
     corpus: String,
     /// More arguments for `callqa run`, to measure other settings (`--full-encoder-context`).
     callqa_args: Vec<String>,
@@ -276,13 +276,14 @@ fn described_calls(fixtures: &Path) -> Result<Vec<StereoCall>> {
     Ok(calls)
 }
 
-/// The English corpus of `make_english_corpus.sh` (12 calls, 6.5 minutes, 983 words), made
-/// once into `work/calls`.
-fn english_calls(work: &Path) -> Result<Vec<StereoCall>> {
+/// The calls a corpus script writes (`make_english_corpus.sh`: 12 calls, 6.5 minutes, 983
+/// words; `make_spanish_corpus.sh`: 8 calls in Spanish), made once into `work/calls`.
+fn corpus_calls(work: &Path, script_name: &str) -> Result<Vec<StereoCall>> {
     let folder = work.join("calls");
     if !folder.join("expected.json").is_file() {
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/throughput/make_english_corpus.sh");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("benches/throughput")
+            .join(script_name);
         let status = Command::new("bash")
             .arg(&script)
             .arg(&folder)
@@ -897,9 +898,10 @@ fn main() -> Result<()> {
     fs_err::create_dir_all(&work)?;
     let calls = match options.corpus.as_str() {
         "fixtures" => described_calls(&fixtures_dir())?,
-        "english" => english_calls(&work)?,
+        "english" => corpus_calls(&work, "make_english_corpus.sh")?,
+        "spanish" => corpus_calls(&work, "make_spanish_corpus.sh")?,
         "long" => long_calls(&work, 2, 4)?,
-        other => bail!("unknown corpus {other:?} (fixtures, english, long)"),
+        other => bail!("unknown corpus {other:?} (fixtures, english, spanish, long)"),
     };
     let corpus = prepare_corpus(&work, calls)?;
     eprintln!(
