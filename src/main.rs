@@ -84,8 +84,9 @@ struct AnalysisArgs {
     /// replaced by [CARD], [PHONE] …).
     #[arg(long)]
     keep_personal_data: bool,
-    /// Do not infer agents' vocal arousal (loudness, pitch, rate); text sentiment still runs.
-    /// For jurisdictions that restrict emotion inference about employees.
+    /// Do not measure agents' voices: no vocal arousal (loudness, pitch, rate) and no
+    /// `agent_loudness_db`; text sentiment and words per minute still run. For jurisdictions
+    /// that restrict emotion inference about employees.
     #[arg(long)]
     no_agent_vocal_analysis: bool,
     /// Calls scoring below this are flagged. Remembered by the dataset: later runs, `rescore`

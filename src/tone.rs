@@ -14,8 +14,8 @@
 //!   its arousal is `None`.
 //! - **Agent voice analysis can be switched off** ([`ToneOptions::agent_vocal_analysis`]; EU AI
 //!   Act Art. 5(1)(f) restricts inferring employees' emotions). Then no agent arousal is
-//!   computed at all (also not for unassigned channels that may be the agent's) and the agent
-//!   tone is judged from words only.
+//!   computed at all (also not for unassigned channels that may be the agent's), the agent's
+//!   loudness (`agent_loudness_db`) is dropped, and the agent tone is judged from words only.
 //! - **Unmeasurable means absent.** Sentiment metrics are absent when no lexicon covers the
 //!   call's language or the speaker said nothing scorable; never NaN.
 //!
@@ -167,6 +167,11 @@ pub fn assess_tone(
         })
         .collect();
     let voices = vocal_arousal(transcript, options);
+    if !options.agent_vocal_analysis {
+        // No measure of the agent's voice at all leaves the stage: the loudness the metrics
+        // stage took of the agent's channel goes too.
+        measurements.metrics.remove("agent_loudness_db");
+    }
 
     measurements.utterances = transcript
         .segments
@@ -1874,6 +1879,14 @@ mod tests {
                 _ => assert!(tone.arousal.is_some(), "customer arousal is still measured"),
             }
         }
+        // No measure of the agent's voice at all, the customer's loudness kept.
+        assert!(!measured.metrics.contains_key("agent_loudness_db"));
+        assert!(measured.metrics.contains_key("customer_loudness_db"));
+        assert!(
+            analyse(&call, &lexicons, &ToneOptions::default())
+                .metrics
+                .contains_key("agent_loudness_db")
+        );
         // One harsh utterance without voice evidence is not enough to call the agent tense.
         assert_eq!(measured.agent_tone, Some(AgentTone::Calm));
         assert!(
