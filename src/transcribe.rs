@@ -984,16 +984,30 @@ impl ChannelStream<'_, '_> {
         if let Some(looping) = looping
             && self.error.is_none()
         {
-            let kept = self.accumulators[looping.region_index].clone();
-            self.redecode(&[looping]);
+            self.decode_alone(looping, |_, second| {
+                second.n_tokens > 0 && !text_loops(second)
+            });
             self.channel_text.whisper.n_regions_redecoded += 1;
-            let again = &self.accumulators[looping.region_index];
-            if again.n_tokens == 0 || text_loops(again) {
-                self.accumulators[looping.region_index] = kept;
-            }
             return Some(looping.region_index);
         }
         None
+    }
+
+    /// Decodes `piece` (of the window just run) again in a window of its own. The second
+    /// reading stays where `accept(first, second)` holds; otherwise the first is put back.
+    /// Returns whether the second stayed.
+    fn decode_alone(
+        &mut self,
+        piece: Piece,
+        accept: fn(&RegionAccumulator, &RegionAccumulator) -> bool,
+    ) -> bool {
+        let first = self.accumulators[piece.region_index].clone();
+        self.redecode(&[piece]);
+        let second_stays = accept(&first, &self.accumulators[piece.region_index]);
+        if !second_stays {
+            self.accumulators[piece.region_index] = first;
+        }
+        second_stays
     }
 
     /// Decodes again, each in a window of its own, the regions of the window just run whose
@@ -1003,26 +1017,26 @@ impl ChannelStream<'_, '_> {
     /// deterministic, the same audio alone would read the same.
     fn redecode_short_readings(&mut self, decoded_alone: Option<usize>) {
         let settings = self.worker.transcriber.settings();
-        let pieces = self.windows[self.next_window].pieces.clone();
-        for piece in &pieces {
+        let pieces = &self.windows[self.next_window].pieces;
+        let short: Vec<Piece> = pieces
+            .iter()
+            .filter(|piece| {
+                decoded_alone != Some(piece.region_index)
+                    && reads_too_little(
+                        &self.accumulators[piece.region_index],
+                        piece.window_end_ms - piece.window_start_ms,
+                    )
+                    && !repacks_to_itself(std::slice::from_ref(piece), pieces, settings)
+            })
+            .copied()
+            .collect();
+        for piece in short {
             if self.error.is_some() {
                 return;
             }
-            let first = &self.accumulators[piece.region_index];
-            let duration_ms = piece.window_end_ms - piece.window_start_ms;
-            if decoded_alone == Some(piece.region_index)
-                || !reads_too_little(first, duration_ms)
-                || repacks_to_itself(std::slice::from_ref(piece), &pieces, settings)
-            {
-                continue;
-            }
-            let first = first.clone();
-            self.redecode(std::slice::from_ref(piece));
             self.channel_text.whisper.n_short_readings_redecoded += 1;
-            if second_reading_wins(&first, &self.accumulators[piece.region_index]) {
+            if self.decode_alone(piece, second_reading_wins) {
                 self.channel_text.whisper.n_short_readings_replaced += 1;
-            } else {
-                self.accumulators[piece.region_index] = first;
             }
         }
     }
